@@ -1,0 +1,4 @@
+"""sqlc process plugin that emits typed asyncpg code (see codegen/README.md)."""
+
+__version__ = "0.1.0"
+PLUGIN_NAME = "sqlc-gen-asyncpg"

@@ -1,0 +1,386 @@
+"""From the parsed request to a plan of what to emit: models, enums, query modules.
+
+All decisions (names, result shapes, parameter passing, errors) live here; the
+renderer only turns the plan into text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
+
+from .errors import GenerateError
+from .naming import deduplicate, enum_member, pascal_case, safe_identifier, singular, snake_case
+from .options import Options
+from .pgtypes import PyType, TypeMap
+from .request import Column, Identifier, Query, Request, Table
+
+SUPPORTED_COMMANDS = (":one", ":many", ":exec", ":execrows", ":execresult", ":copyfrom")
+_UNSUPPORTED_ADVICE = {
+    ":execlastid": "PostgreSQL has no last insert id: write `INSERT ... RETURNING id` with :one",
+    ":batchexec": "asyncpg has no batch API here: run the query in a loop inside one transaction, or use :copyfrom",
+    ":batchmany": "asyncpg has no batch API here: use one :many query with `= ANY(@ids::type[])`",
+    ":batchone": "asyncpg has no batch API here: use one :many query with `= ANY(@ids::type[])`",
+}
+# Names used by the generated function bodies; parameters with these names get a suffix.
+RESERVED = frozenset({"conn", "models", "params", "records", "row", "rows", "status", "value"})
+GENERATED_MODULES = frozenset({"models", "db", "__init__"})
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A typed value: a model field, a row field or a parameter."""
+
+    name: str
+    type: PyType
+    nullable: bool
+    array_dims: int
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EnumPlan:
+    name: str
+    doc: str
+    members: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPlan:
+    name: str
+    doc: str
+    fields: tuple[Value, ...]
+    table: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class RowItem:
+    """One field of a query result: a single column, or an embedded model spanning several."""
+
+    value: Value
+    position: int
+    embed: ModelPlan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    name: str
+    function: str
+    constant: str
+    cmd: str
+    sql: str
+    doc: str
+    params: tuple[Value, ...]
+    params_class: str | None
+    """Name of the params struct when parameters exceed ``query_parameter_limit``."""
+    result_model: ModelPlan | None = None
+    """Set when the columns are exactly a table's: the query returns that model."""
+    row_class: str | None = None
+    row_items: tuple[RowItem, ...] = ()
+    scalar: Value | None = None
+    copy_table: Identifier | None = None
+    copy_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModulePlan:
+    name: str
+    source: str
+    queries: tuple[QueryPlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    package: str
+    sqlc_version: str
+    enums: tuple[EnumPlan, ...]
+    models: tuple[ModelPlan, ...]
+    modules: tuple[ModulePlan, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _doc_from_comments(comments: tuple[str, ...]) -> str:
+    # sqlc keeps every comment line; vet and param annotations are not documentation.
+    lines = [c[1:] if c.startswith(" ") else c for c in comments]
+    kept = [line.rstrip() for line in lines if not line.strip().startswith("@")]
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+class _Planner:
+    def __init__(self, request: Request, options: Options):
+        self.request = request
+        self.options = options
+        self.types = TypeMap(request.enums, options.overrides, request.default_schema)
+        self.warnings: list[str] = []
+        self.models = {self._table_key(t.rel): self._model(t) for t in request.tables}
+
+    def _table_key(self, rel: Identifier) -> tuple[str, str]:
+        return (rel.schema or self.request.default_schema, rel.name)
+
+    def _resolve(self, column: Column, where: str) -> PyType:
+        py_type = self.types.resolve(column)
+        if py_type.unknown:
+            self.warnings.append(
+                f"{where}: unknown PostgreSQL type {column.type.name!r}, typed as Any "
+                "(add an override to type it)"
+            )
+        return py_type
+
+    def _model_name(self, table: Table) -> str:
+        renamed = self.options.renamed(table.rel.name)
+        if renamed:
+            return renamed
+        name = table.rel.name
+        if not (
+            self.options.emit_exact_table_names
+            or name in self.options.inflection_exclude_table_names
+        ):
+            name = singular(name)
+        schema = table.rel.schema or self.request.default_schema
+        prefix = "" if schema == self.request.default_schema else pascal_case(schema)
+        return prefix + pascal_case(name)
+
+    def _field_name(self, column_name: str) -> str:
+        return self.options.renamed(column_name) or safe_identifier(column_name)
+
+    def _model(self, table: Table) -> ModelPlan:
+        names = deduplicate([self._field_name(c.name) for c in table.columns])
+        fields = tuple(
+            Value(
+                name=name,
+                type=self._resolve(c, f"table {table.rel.name}, column {c.name}"),
+                nullable=not c.not_null,
+                array_dims=c.array_dims or (1 if c.is_array else 0),
+                comment=c.comment,
+            )
+            for name, c in zip(names, table.columns, strict=True)
+        )
+        return ModelPlan(self._model_name(table), table.comment, fields, table.rel)
+
+    def enums(self) -> tuple[EnumPlan, ...]:
+        plans = []
+        for enum in self.request.enums:
+            members = deduplicate([enum_member(v) for v in enum.values])
+            plans.append(
+                EnumPlan(
+                    self.types.enum_class(enum),
+                    enum.comment,
+                    tuple(zip(members, enum.values, strict=True)),
+                )
+            )
+        return tuple(sorted(plans, key=lambda e: e.name))
+
+    def _matching_model(self, query: Query) -> ModelPlan | None:
+        tables = {c.table.name for c in query.columns if c.table is not None}
+        if len(tables) != 1 or any(c.embed_table is not None for c in query.columns):
+            return None
+        for table in self.request.tables:
+            if table.rel.name not in tables or len(table.columns) != len(query.columns):
+                continue
+            same = all(
+                qc.name == tc.name
+                and qc.type.name == tc.type.name
+                and qc.not_null == tc.not_null
+                and qc.is_array == tc.is_array
+                and qc.table is not None
+                and qc.table.name == table.rel.name
+                for qc, tc in zip(query.columns, table.columns, strict=True)
+            )
+            if same:
+                return self.models[self._table_key(table.rel)]
+        return None
+
+    def _params(self, query: Query) -> tuple[Value, ...]:
+        params = sorted(query.params, key=lambda p: p.number)
+        names: list[str] = []
+        for param in params:
+            column = param.column
+            if column.is_sqlc_slice:
+                raise GenerateError(
+                    f"query {query.name}: sqlc.slice is not supported for PostgreSQL; "
+                    f"write `= ANY(@{column.name or 'values'}::type[])` instead"
+                )
+            if not column.name:
+                raise GenerateError(
+                    f"query {query.name}: parameter ${param.number} has no name; "
+                    f"name it with sqlc.arg(name) or @name"
+                )
+            names.append(
+                safe_identifier(self.options.renamed(column.name) or column.name, RESERVED)
+            )
+        return tuple(
+            Value(
+                name=name,
+                type=self._resolve(p.column, f"query {query.name}, parameter {name}"),
+                nullable=not p.column.not_null,
+                array_dims=p.column.array_dims or (1 if p.column.is_array else 0),
+            )
+            for name, p in zip(deduplicate(names), params, strict=True)
+        )
+
+    def _row_items(self, query: Query) -> tuple[RowItem, ...]:
+        items: list[tuple[str, Value, int, ModelPlan | None]] = []
+        position = 0
+        for index, column in enumerate(query.columns):
+            if column.embed_table is not None:
+                model = self.models.get(self._table_key(column.embed_table))
+                if model is None:
+                    raise GenerateError(
+                        f"query {query.name}: unknown embedded table {column.embed_table.name}"
+                    )
+                value = Value(
+                    snake_case(model.name),
+                    PyType(f"models.{model.name}", f"models.{model.name}"),
+                    False,
+                    0,
+                )
+                items.append((value.name, value, position, model))
+                position += len(model.fields)
+                continue
+            name = self._field_name(column.name) if column.name else f"column_{index + 1}"
+            value = Value(
+                name=name,
+                type=self._resolve(column, f"query {query.name}, column {name}"),
+                nullable=not column.not_null,
+                array_dims=column.array_dims or (1 if column.is_array else 0),
+            )
+            items.append((name, value, position, None))
+            position += 1
+        unique = deduplicate([name for name, *_ in items])
+        return tuple(
+            RowItem(
+                Value(name, value.type, value.nullable, value.array_dims),
+                position,
+                embed,
+            )
+            for name, (_, value, position, embed) in zip(unique, items, strict=True)
+        )
+
+    def query(self, query: Query) -> QueryPlan:
+        if query.cmd in _UNSUPPORTED_ADVICE:
+            raise GenerateError(
+                f"query {query.name}: {query.cmd} is not supported; {_UNSUPPORTED_ADVICE[query.cmd]}"
+            )
+        if query.cmd not in SUPPORTED_COMMANDS:
+            raise GenerateError(f"query {query.name}: unknown command {query.cmd}")
+        params = self._params(query)
+        function = safe_identifier(query.name)
+        plan = QueryPlan(
+            name=query.name,
+            function=function,
+            constant=function.upper().rstrip("_"),
+            cmd=query.cmd,
+            sql=f"-- name: {query.name} {query.cmd}\n{query.text}",
+            doc=_doc_from_comments(query.comments),
+            params=params,
+            params_class=None,
+        )
+        if query.cmd == ":copyfrom":
+            table = query.insert_into_table
+            if table is None:
+                raise GenerateError(f"query {query.name}: :copyfrom needs an INSERT INTO statement")
+            return replace(
+                plan,
+                params_class=f"{pascal_case(query.name)}Params",
+                copy_table=Identifier("", table.schema or self.request.default_schema, table.name),
+                copy_columns=tuple(
+                    p.column.name for p in sorted(query.params, key=lambda p: p.number)
+                ),
+            )
+        if len(params) > self.options.query_parameter_limit:
+            plan = replace(plan, params_class=f"{pascal_case(query.name)}Params")
+        if query.cmd not in (":one", ":many"):
+            return plan
+        if not query.columns:
+            raise GenerateError(
+                f"query {query.name}: {query.cmd} needs a statement that returns rows"
+            )
+        model = self._matching_model(query)
+        if model is not None:
+            return replace(plan, result_model=model)
+        items = self._row_items(query)
+        if len(items) == 1 and items[0].embed is None:
+            return replace(plan, scalar=items[0].value)
+        return replace(plan, row_class=f"{pascal_case(query.name)}Row", row_items=items)
+
+
+def _used_names(modules: tuple[ModulePlan, ...]) -> set[str]:
+    used: set[str] = set()
+
+    def add(value: Value) -> None:
+        if value.type.enum:
+            used.add(value.type.enum)
+
+    for module in modules:
+        for query in module.queries:
+            for param in query.params:
+                add(param)
+            if query.scalar:
+                add(query.scalar)
+            models = [item.embed for item in query.row_items if item.embed]
+            if query.result_model:
+                models.append(query.result_model)
+            for item in query.row_items:
+                add(item.value)
+            for model in models:
+                used.add(model.name)
+                for value in model.fields:
+                    add(value)
+    return used
+
+
+def build_plan(request: Request, options: Options) -> Plan:
+    """Decide everything about the output; raise GenerateError on what cannot be generated."""
+    if request.engine != "postgresql":
+        raise GenerateError(
+            f"engine {request.engine or '(none)'} is not supported: this plugin emits asyncpg code for postgresql only"
+        )
+    planner = _Planner(request, options)
+    by_file: dict[str, list[QueryPlan]] = {}
+    for query in request.queries:
+        by_file.setdefault(query.filename, []).append(planner.query(query))
+    modules = []
+    for filename, queries in sorted(by_file.items()):
+        module = safe_identifier(PurePosixPath(filename).stem)
+        if module in GENERATED_MODULES:
+            raise GenerateError(
+                f"query file {filename}: module name {module!r} is reserved; rename the file"
+            )
+        functions = [q.function for q in queries]
+        duplicate = sorted({f for f in functions if functions.count(f) > 1})
+        if duplicate:
+            raise GenerateError(
+                f"query file {filename}: duplicate query name(s) {', '.join(duplicate)}"
+            )
+        modules.append(
+            ModulePlan(module, filename, tuple(sorted(queries, key=lambda q: q.function)))
+        )
+    module_names = [m.name for m in modules]
+    if len(set(module_names)) != len(module_names):
+        raise GenerateError("two query files map to the same module name; rename one")
+    enums = planner.enums()
+    models = tuple(sorted(planner.models.values(), key=lambda m: m.name))
+    if options.omit_unused_models:
+        used = _used_names(tuple(modules))
+        models = tuple(m for m in models if m.name in used)
+        for model in models:
+            used.update(v.type.enum for v in model.fields if v.type.enum)
+        enums = tuple(e for e in enums if e.name in used)
+    names = [m.name for m in models] + [e.name for e in enums]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise GenerateError(
+            f"model name(s) {', '.join(clash)} used twice; set `rename` for one of the tables"
+        )
+    return Plan(
+        package=options.package,
+        sqlc_version=request.sqlc_version,
+        enums=enums,
+        models=models,
+        modules=tuple(modules),
+        warnings=tuple(dict.fromkeys(planner.warnings)),
+    )

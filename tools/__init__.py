@@ -1,0 +1,1 @@
+"""Developer tooling: the embedded local PostgreSQL and the generated-code check."""
