@@ -11,7 +11,15 @@ STAMP := $(VENV)/.installed-stamp
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install gen check-generated lint test test-plugin run clean
+# DATABASE_URL wins; otherwise the embedded local PostgreSQL (started on first use).
+# Recursive (=) so it is only evaluated by the targets that need a database.
+DB_URL = $(or $(DATABASE_URL),$(shell python -m tools.localpg url))
+PG_BIN = $(shell python -m tools.localpg bin)
+DBMATE = PATH="$(PG_BIN):$$PATH" DATABASE_URL="$(DB_URL)" \
+	DBMATE_MIGRATIONS_DIR=db/migrations DBMATE_SCHEMA_FILE=db/schema.sql dbmate
+
+.PHONY: help install gen check-generated lint test run clean \
+	db db-stop migrate migration rollback status psql bench-micro
 
 help:
 	@echo "make run              serve the app on embedded defaults"
@@ -19,6 +27,12 @@ help:
 	@echo "make gen              regenerate generated/ from db/migrations and queries/"
 	@echo "make check-generated  fail if generated/ is not what make gen writes"
 	@echo "make lint             ruff check, ruff format --check, mypy --strict"
+	@echo "make db               start the embedded PostgreSQL (data in .data/postgres)"
+	@echo "make migrate          apply pending migrations (dbmate up), dump db/schema.sql"
+	@echo "make migration name=create_things   new migration file"
+	@echo "make rollback         revert the latest migration"
+	@echo "make status           list applied and pending migrations"
+	@echo "make psql             open psql on the database"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +57,31 @@ test: $(STAMP) check-generated lint
 
 run: $(STAMP)
 	@echo "The service does not exist yet (see the service issue)."; exit 1
+
+db: $(STAMP)
+	@python -m tools.localpg start
+
+db-stop: $(STAMP)
+	python -m tools.localpg stop
+
+migrate: $(STAMP)
+	$(DBMATE) --wait up
+
+migration: $(STAMP)
+	@test -n "$(name)" || { echo 'usage: make migration name=<verb>_<noun>'; exit 2; }
+	$(DBMATE) new $(name)
+
+rollback: $(STAMP)
+	$(DBMATE) rollback
+
+status: $(STAMP)
+	$(DBMATE) status
+
+psql: $(STAMP)
+	"$(PG_BIN)/psql" "$(DB_URL)"
+
+bench-micro: $(STAMP)
+	python -m tests.bench.micro_generated
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,713 @@
+\restrict dbmate
+
+-- Dumped from database version 18.6
+-- Dumped by pg_dump version 18.6
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET transaction_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: audit_log_reject_change(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_log_reject_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only: % is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION audit_log_reject_change(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.audit_log_reject_change() IS 'Trigger that keeps audit_log append-only.';
+
+
+--
+-- Name: document_chunks_set_owner_id(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.document_chunks_set_owner_id() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT owner_id INTO NEW.owner_id FROM documents WHERE id = NEW.document_id;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION document_chunks_set_owner_id(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.document_chunks_set_owner_id() IS 'BEFORE INSERT OR UPDATE trigger: copies the owner of the chunk''s document.';
+
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION set_updated_at(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_updated_at() IS 'BEFORE UPDATE trigger: sets updated_at to now().';
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: audit_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_log (
+    id bigint NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    actor_user_id uuid,
+    action text NOT NULL,
+    target_type text,
+    target_id text,
+    request_id text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['user.created'::text, 'user.deleted'::text, 'token.issued'::text, 'token.revoked'::text, 'session.deleted'::text, 'document.ingested'::text, 'document.failed'::text, 'document.deleted'::text, 'retention.purged'::text]))),
+    CONSTRAINT audit_log_details_check CHECK ((jsonb_typeof(details) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE audit_log; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.audit_log IS 'Append-only record of security-relevant actions: who did what to which object, and when.';
+
+
+--
+-- Name: audit_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: chat_messages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.chat_messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    role text NOT NULL,
+    status text DEFAULT 'complete'::text NOT NULL,
+    error text,
+    content text NOT NULL,
+    sources jsonb DEFAULT '[]'::jsonb NOT NULL,
+    confidence double precision,
+    token_count integer,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    client_message_id text,
+    reply_to_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT chat_messages_client_message_id_check CHECK (((char_length(client_message_id) >= 1) AND (char_length(client_message_id) <= 200))),
+    CONSTRAINT chat_messages_confidence_check CHECK (((confidence >= (0)::double precision) AND (confidence <= (1)::double precision))),
+    CONSTRAINT chat_messages_error_check CHECK (((status = 'failed'::text) = (error IS NOT NULL))),
+    CONSTRAINT chat_messages_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT chat_messages_reply_to_check CHECK (((reply_to_id IS NULL) OR ((role = 'assistant'::text) AND (reply_to_id <> id)))),
+    CONSTRAINT chat_messages_role_check CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text, 'system'::text]))),
+    CONSTRAINT chat_messages_seq_check CHECK ((seq > 0)),
+    CONSTRAINT chat_messages_sources_check CHECK ((jsonb_typeof(sources) = 'array'::text)),
+    CONSTRAINT chat_messages_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'complete'::text, 'failed'::text]))),
+    CONSTRAINT chat_messages_status_role_check CHECK (((status = 'complete'::text) OR (role = 'assistant'::text))),
+    CONSTRAINT chat_messages_token_count_check CHECK ((token_count >= 0))
+);
+
+
+--
+-- Name: TABLE chat_messages; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.chat_messages IS 'The totally ordered messages of a session, including the lifecycle of assistant replies.';
+
+
+--
+-- Name: chat_sessions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.chat_sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    title text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_activity_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_accessed_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seq bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT chat_sessions_last_seq_check CHECK ((last_seq >= 0)),
+    CONSTRAINT chat_sessions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE chat_sessions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.chat_sessions IS 'Conversations, each owned by exactly one user, holding the per-session message counter.';
+
+
+--
+-- Name: document_chunks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.document_chunks (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    document_id uuid NOT NULL,
+    owner_id uuid,
+    chunk_index integer NOT NULL,
+    point_id uuid NOT NULL,
+    content text NOT NULL,
+    char_start integer,
+    char_end integer,
+    token_count integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT document_chunks_char_range_check CHECK (((char_start >= 0) AND (char_end >= char_start))),
+    CONSTRAINT document_chunks_chunk_index_check CHECK ((chunk_index >= 0)),
+    CONSTRAINT document_chunks_token_count_check CHECK ((token_count >= 0))
+);
+
+
+--
+-- Name: TABLE document_chunks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.document_chunks IS 'The chunks of each document with their Qdrant point ids, so a document can be removed from both stores.';
+
+
+--
+-- Name: documents; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.documents (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    owner_id uuid,
+    title text,
+    source_url text,
+    filename text,
+    content_type text,
+    checksum bytea NOT NULL,
+    byte_size bigint,
+    status text DEFAULT 'pending'::text NOT NULL,
+    error text,
+    chunk_count integer DEFAULT 0 NOT NULL,
+    embedding_model text,
+    collection text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    claimed_at timestamp with time zone,
+    claimed_by text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT documents_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT documents_byte_size_check CHECK ((byte_size >= 0)),
+    CONSTRAINT documents_checksum_check CHECK ((octet_length(checksum) = 32)),
+    CONSTRAINT documents_chunk_count_check CHECK ((chunk_count >= 0)),
+    CONSTRAINT documents_claim_check CHECK (((status <> 'processing'::text) OR ((claimed_at IS NOT NULL) AND (claimed_by IS NOT NULL)))),
+    CONSTRAINT documents_error_check CHECK (((status = 'failed'::text) = (error IS NOT NULL))),
+    CONSTRAINT documents_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT documents_source_check CHECK ((COALESCE(source_url, filename, title) IS NOT NULL)),
+    CONSTRAINT documents_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text])))
+);
+
+
+--
+-- Name: TABLE documents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.documents IS 'Every ingested document (private or shared), its checksum for dedupe and its ingestion status.';
+
+
+--
+-- Name: message_citations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_citations (
+    message_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    rank smallint NOT NULL,
+    document_id uuid,
+    chunk_id uuid,
+    point_id uuid,
+    score double precision,
+    document_title text,
+    document_url text,
+    snippet text,
+    CONSTRAINT message_citations_rank_check CHECK ((rank >= 1))
+);
+
+
+--
+-- Name: TABLE message_citations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_citations IS 'The ranked document chunks an assistant message used, queryable rather than opaque JSON.';
+
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.schema_migrations (
+    version character varying NOT NULL
+);
+
+
+--
+-- Name: user_credentials; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_credentials (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    token_hash bytea NOT NULL,
+    kind text DEFAULT 'session'::text NOT NULL,
+    label text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    CONSTRAINT user_credentials_expires_at_check CHECK ((expires_at > created_at)),
+    CONSTRAINT user_credentials_kind_check CHECK ((kind = ANY (ARRAY['session'::text, 'api'::text]))),
+    CONSTRAINT user_credentials_token_hash_check CHECK ((octet_length(token_hash) = 32))
+);
+
+
+--
+-- Name: TABLE user_credentials; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.user_credentials IS 'Bearer tokens that identify a user, stored only as sha256 hashes with expiry and revocation.';
+
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text,
+    name text,
+    is_anonymous boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_anonymous_email_check CHECK ((NOT (is_anonymous AND (email IS NOT NULL)))),
+    CONSTRAINT users_email_check CHECK (((email IS NULL) OR (email ~~ '_%@_%'::text)))
+);
+
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.users IS 'People (or anonymous visitors) who own chat sessions, credentials and private documents.';
+
+
+--
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: chat_messages chat_messages_id_user_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_messages
+    ADD CONSTRAINT chat_messages_id_user_id_key UNIQUE (id, user_id);
+
+
+--
+-- Name: chat_messages chat_messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_messages
+    ADD CONSTRAINT chat_messages_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: chat_messages chat_messages_session_id_client_message_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_messages
+    ADD CONSTRAINT chat_messages_session_id_client_message_id_key UNIQUE (session_id, client_message_id);
+
+
+--
+-- Name: chat_messages chat_messages_session_id_seq_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_messages
+    ADD CONSTRAINT chat_messages_session_id_seq_key UNIQUE (session_id, seq);
+
+
+--
+-- Name: chat_sessions chat_sessions_id_user_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_sessions
+    ADD CONSTRAINT chat_sessions_id_user_id_key UNIQUE (id, user_id);
+
+
+--
+-- Name: chat_sessions chat_sessions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_sessions
+    ADD CONSTRAINT chat_sessions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: document_chunks document_chunks_document_id_chunk_index_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.document_chunks
+    ADD CONSTRAINT document_chunks_document_id_chunk_index_key UNIQUE (document_id, chunk_index);
+
+
+--
+-- Name: document_chunks document_chunks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.document_chunks
+    ADD CONSTRAINT document_chunks_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: document_chunks document_chunks_point_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.document_chunks
+    ADD CONSTRAINT document_chunks_point_id_key UNIQUE (point_id);
+
+
+--
+-- Name: documents documents_checksum_owner_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.documents
+    ADD CONSTRAINT documents_checksum_owner_id_key UNIQUE NULLS NOT DISTINCT (checksum, owner_id);
+
+
+--
+-- Name: documents documents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.documents
+    ADD CONSTRAINT documents_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: message_citations message_citations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_citations
+    ADD CONSTRAINT message_citations_pkey PRIMARY KEY (message_id, rank);
+
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
+-- Name: user_credentials user_credentials_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_credentials
+    ADD CONSTRAINT user_credentials_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: user_credentials user_credentials_token_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_credentials
+    ADD CONSTRAINT user_credentials_token_hash_key UNIQUE (token_hash);
+
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: chat_messages_reply_to_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX chat_messages_reply_to_id_idx ON public.chat_messages USING btree (reply_to_id) WHERE (reply_to_id IS NOT NULL);
+
+
+--
+-- Name: chat_sessions_last_activity_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX chat_sessions_last_activity_at_idx ON public.chat_sessions USING btree (last_activity_at);
+
+
+--
+-- Name: chat_sessions_user_id_last_activity_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX chat_sessions_user_id_last_activity_at_idx ON public.chat_sessions USING btree (user_id, last_activity_at DESC, id DESC);
+
+
+--
+-- Name: documents_owner_id_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX documents_owner_id_created_at_idx ON public.documents USING btree (owner_id, created_at DESC, id DESC);
+
+
+--
+-- Name: documents_queue_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX documents_queue_idx ON public.documents USING btree (created_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'processing'::text]));
+
+
+--
+-- Name: documents_shared_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX documents_shared_created_at_idx ON public.documents USING btree (created_at DESC, id DESC) WHERE (owner_id IS NULL);
+
+
+--
+-- Name: message_citations_chunk_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_citations_chunk_id_idx ON public.message_citations USING btree (chunk_id) WHERE (chunk_id IS NOT NULL);
+
+
+--
+-- Name: message_citations_document_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_citations_document_id_idx ON public.message_citations USING btree (document_id) WHERE (document_id IS NOT NULL);
+
+
+--
+-- Name: user_credentials_expires_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_credentials_expires_at_idx ON public.user_credentials USING btree (expires_at);
+
+
+--
+-- Name: user_credentials_user_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_credentials_user_id_idx ON public.user_credentials USING btree (user_id, created_at DESC);
+
+
+--
+-- Name: users_email_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
+
+
+--
+-- Name: chat_messages_session_id_user_id_stats; Type: STATISTICS; Schema: public; Owner: -
+--
+
+CREATE STATISTICS public.chat_messages_session_id_user_id_stats (dependencies) ON session_id, user_id FROM public.chat_messages;
+
+
+--
+-- Name: document_chunks_document_id_owner_id_stats; Type: STATISTICS; Schema: public; Owner: -
+--
+
+CREATE STATISTICS public.document_chunks_document_id_owner_id_stats (dependencies) ON document_id, owner_id FROM public.document_chunks;
+
+
+--
+-- Name: message_citations_message_id_user_id_stats; Type: STATISTICS; Schema: public; Owner: -
+--
+
+CREATE STATISTICS public.message_citations_message_id_user_id_stats (dependencies) ON message_id, user_id FROM public.message_citations;
+
+
+--
+-- Name: audit_log audit_log_reject_update_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER audit_log_reject_update_delete BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.audit_log_reject_change();
+
+
+--
+-- Name: chat_messages chat_messages_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER chat_messages_set_updated_at BEFORE UPDATE ON public.chat_messages FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: chat_sessions chat_sessions_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER chat_sessions_set_updated_at BEFORE UPDATE OF title, metadata ON public.chat_sessions FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: document_chunks document_chunks_set_owner_id; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER document_chunks_set_owner_id BEFORE INSERT OR UPDATE OF document_id, owner_id ON public.document_chunks FOR EACH ROW EXECUTE FUNCTION public.document_chunks_set_owner_id();
+
+
+--
+-- Name: documents documents_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER documents_set_updated_at BEFORE UPDATE ON public.documents FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: users users_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: chat_messages chat_messages_reply_to_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_messages
+    ADD CONSTRAINT chat_messages_reply_to_fkey FOREIGN KEY (reply_to_id, user_id) REFERENCES public.chat_messages(id, user_id) ON DELETE CASCADE;
+
+
+--
+-- Name: chat_messages chat_messages_session_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_messages
+    ADD CONSTRAINT chat_messages_session_fkey FOREIGN KEY (session_id, user_id) REFERENCES public.chat_sessions(id, user_id) ON DELETE CASCADE;
+
+
+--
+-- Name: chat_sessions chat_sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_sessions
+    ADD CONSTRAINT chat_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: document_chunks document_chunks_document_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.document_chunks
+    ADD CONSTRAINT document_chunks_document_id_fkey FOREIGN KEY (document_id) REFERENCES public.documents(id) ON DELETE CASCADE;
+
+
+--
+-- Name: documents documents_owner_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.documents
+    ADD CONSTRAINT documents_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: message_citations message_citations_chunk_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_citations
+    ADD CONSTRAINT message_citations_chunk_id_fkey FOREIGN KEY (chunk_id) REFERENCES public.document_chunks(id) ON DELETE SET NULL;
+
+
+--
+-- Name: message_citations message_citations_document_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_citations
+    ADD CONSTRAINT message_citations_document_id_fkey FOREIGN KEY (document_id) REFERENCES public.documents(id) ON DELETE SET NULL;
+
+
+--
+-- Name: message_citations message_citations_message_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_citations
+    ADD CONSTRAINT message_citations_message_fkey FOREIGN KEY (message_id, user_id) REFERENCES public.chat_messages(id, user_id) ON DELETE CASCADE;
+
+
+--
+-- Name: user_credentials user_credentials_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_credentials
+    ADD CONSTRAINT user_credentials_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict dbmate
+
+
+--
+-- Dbmate schema migrations
+--
+
+INSERT INTO public.schema_migrations (version) VALUES
+    ('20261122000001'),
+    ('20261122000002'),
+    ('20261122000003'),
+    ('20261122000004'),
+    ('20261122000005'),
+    ('20261122000006');

@@ -1,0 +1,71 @@
+-- name: CreateSession :one
+-- Starts a session for a user.
+INSERT INTO chat_sessions (user_id, title, metadata)
+VALUES (@user_id, sqlc.narg(title), coalesce(sqlc.narg(metadata)::jsonb, '{}'))
+RETURNING *;
+
+-- name: GetSession :one
+-- Returns one of a user's sessions.
+SELECT * FROM chat_sessions
+WHERE id = @session_id
+  AND user_id = @user_id;
+
+-- name: TouchSessionAccess :exec
+-- Records a read of a session, at most once a minute so reads do not become writes.
+UPDATE chat_sessions
+SET last_accessed_at = now()
+WHERE id = @session_id
+  AND user_id = @user_id
+  AND last_accessed_at < now() - interval '60 seconds';
+
+-- name: ListSessions :many
+-- Lists a user's sessions by last activity, newest first; pass the last row's (last_activity_at, id) as the cursor for the next page.
+SELECT * FROM chat_sessions
+WHERE user_id = @user_id
+  AND (last_activity_at, id) < (
+      coalesce(sqlc.narg(before_activity)::timestamptz, 'infinity'),
+      coalesce(sqlc.narg(before_id)::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
+  )
+ORDER BY last_activity_at DESC, id DESC
+LIMIT sqlc.arg('limit');
+
+-- name: CountSessions :one
+-- Counts a user's sessions.
+SELECT count(*) FROM chat_sessions
+WHERE user_id = @user_id;
+
+-- name: UpdateSession :one
+-- Renames a session and/or replaces its metadata (NULL keeps the current value).
+UPDATE chat_sessions
+SET title = coalesce(sqlc.narg(title), title),
+    metadata = coalesce(sqlc.narg(metadata)::jsonb, metadata)
+WHERE id = @session_id
+  AND user_id = @user_id
+RETURNING *;
+
+-- name: DeleteSession :execrows
+-- Deletes a session with its messages and citations.
+DELETE FROM chat_sessions
+WHERE id = @session_id
+  AND user_id = @user_id;
+
+-- name: ListExpiredSessionsRetention :many
+-- Dry run of retention: sessions inactive since before the cutoff, oldest first, with their message counts.
+SELECT s.id, s.user_id, s.title, s.created_at, s.last_activity_at,
+       (SELECT count(*) FROM chat_messages AS m WHERE m.session_id = s.id) AS message_count
+FROM chat_sessions AS s
+WHERE s.last_activity_at < @cutoff
+ORDER BY s.last_activity_at
+LIMIT sqlc.arg('limit');
+
+-- name: PurgeExpiredSessionsRetention :many
+-- Deletes up to limit sessions inactive since before the cutoff (cascading to messages and citations); call until it returns fewer rows than limit.
+DELETE FROM chat_sessions
+WHERE id = ANY (ARRAY(
+    SELECT expired.id FROM chat_sessions AS expired
+    WHERE expired.last_activity_at < @cutoff
+    ORDER BY expired.last_activity_at
+    LIMIT sqlc.arg('limit')
+    FOR UPDATE SKIP LOCKED
+))
+RETURNING id, user_id;
