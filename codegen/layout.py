@@ -79,8 +79,12 @@ def docstring(text: str, indent: int) -> list[str]:
 
 
 def string_block(text: str) -> str:
-    """A triple-quoted literal holding ``text`` exactly (SQL keeps its own line breaks)."""
+    """A triple-quoted literal holding ``text`` exactly (SQL keeps its own line breaks).
+
+    The opening quotes end with a backslash-newline, so the first line of the value starts
+    on its own source line and the assignment line stays short whatever the query name.
+    """
     escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     if not escaped.endswith("\n"):
         escaped += "\n"
-    return f'"""{escaped}"""'
+    return f'"""\\\n{escaped}"""'

@@ -12,7 +12,14 @@ _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
 _UNCOUNTABLE = frozenset(
     {"data", "equipment", "information", "metadata", "news", "series", "species", "status"}
 )
-_IRREGULAR = {"people": "person", "men": "man", "women": "woman", "children": "child"}
+_IRREGULAR = {
+    "people": "person",
+    "men": "man",
+    "women": "woman",
+    "children": "child",
+    "statuses": "status",
+    "aliases": "alias",
+}
 
 
 def snake_case(name: str) -> str:

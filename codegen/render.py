@@ -44,6 +44,7 @@ class _Imports:
         self.modules: set[str] = set()
         self.typing: set[str] = set()
         self.abc: set[str] = set()
+        self.enum = False
         self.third_party: set[str] = set()
         self.models = False
         self.db: set[str] = set()
@@ -63,6 +64,8 @@ class _Imports:
         stdlib = [f"import {m}" for m in sorted(self.modules)]
         if self.abc:
             stdlib.append(f"from collections.abc import {', '.join(sorted(self.abc))}")
+        if self.enum:
+            stdlib.append("from enum import StrEnum")
         if self.typing:
             stdlib.append(f"from typing import {', '.join(sorted(self.typing))}")
         groups = [stdlib, [f"import {m}" for m in sorted(self.third_party)]]
@@ -142,11 +145,10 @@ def render_models(plan: Plan) -> str:
             imports.value(value, param=False)
         blocks.append(_model(model))
     imports.models = False
+    imports.enum = bool(plan.enums)
     if plan.models:
         imports.third_party.add("msgspec")
     import_lines = imports.lines()
-    if plan.enums:
-        import_lines = _insert_stdlib(import_lines, "from enum import StrEnum")
     names = [e.name for e in plan.enums] + [m.name for m in plan.models]
     head = [*_header(plan, None), '"""Table models and enums."""']
     text = "\n".join(head) + "\n"
@@ -157,15 +159,6 @@ def render_models(plan: Plan) -> str:
     if blocks:
         text += "\n\n" + _join_blocks(blocks)
     return text
-
-
-def _insert_stdlib(lines: list[str], statement: str) -> list[str]:
-    """Add a stdlib ``from`` import in order; the stdlib group is always first."""
-    stdlib_end = lines.index("") if "" in lines else len(lines)
-    stdlib = lines[:stdlib_end]
-    plain = [line for line in stdlib if line.startswith("import ")]
-    froms = sorted([line for line in stdlib if line.startswith("from ")] + [statement])
-    return plain + froms + lines[stdlib_end:]
 
 
 def _enum(enum: EnumPlan) -> list[str]:
@@ -298,10 +291,10 @@ def _body(query: QueryPlan) -> list[str]:
     if query.copy_table is not None:
         table = query.copy_table
         columns = [_py_string(c) for c in query.copy_columns]
-        copy_args = [
+        copy_args: list[Item] = [
             _py_string(table.name),
             "records=records",
-            "columns=" + _tuple(columns),
+            _tuple("columns=", columns),
             f"schema_name={_py_string(table.schema)}",
         ]
         return [
@@ -331,10 +324,10 @@ def _body(query: QueryPlan) -> list[str]:
     ]
 
 
-def _tuple(items: list[str]) -> str:
+def _tuple(head: str, items: list[str]) -> Item:
     if len(items) == 1:
-        return f"({items[0]},)"
-    return f"({', '.join(items)})"
+        return f"{head}({items[0]},)"
+    return Call(f"{head}(", list(items))
 
 
 def _query_blocks(query: QueryPlan, imports: _Imports) -> tuple[list[list[str]], list[str]]:

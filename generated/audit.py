@@ -14,7 +14,8 @@ from .db import Executor, JsonInput
 __all__ = ["CREATE_AUDIT_ENTRY", "LIST_AUDIT_ENTRIES", "create_audit_entry", "list_audit_entries"]
 
 
-CREATE_AUDIT_ENTRY: Final[str] = """-- name: CreateAuditEntry :exec
+CREATE_AUDIT_ENTRY: Final[str] = """\
+-- name: CreateAuditEntry :exec
 INSERT INTO audit_log (actor_user_id, action, target_type, target_id, request_id, details)
 VALUES (
     $1, $2, $3, $4,
@@ -45,7 +46,8 @@ async def create_audit_entry(
     )
 
 
-LIST_AUDIT_ENTRIES: Final[str] = """-- name: ListAuditEntries :many
+LIST_AUDIT_ENTRIES: Final[str] = """\
+-- name: ListAuditEntries :many
 SELECT id, occurred_at, actor_user_id, action, target_type, target_id, request_id, details FROM audit_log
 WHERE id > $1
   AND ($2::text IS NULL OR action = $2)

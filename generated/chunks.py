@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 
-COPY_DOCUMENT_CHUNKS: Final[str] = """-- name: CopyDocumentChunks :copyfrom
+COPY_DOCUMENT_CHUNKS: Final[str] = """\
+-- name: CopyDocumentChunks :copyfrom
 INSERT INTO document_chunks (
     document_id, chunk_index, point_id, content, char_start, char_end, token_count
 )
@@ -55,13 +56,22 @@ async def copy_document_chunks(conn: Executor, records: Iterable[CopyDocumentChu
     status = await conn.copy_records_to_table(
         "document_chunks",
         records=records,
-        columns=("document_id", "chunk_index", "point_id", "content", "char_start", "char_end", "token_count"),
+        columns=(
+            "document_id",
+            "chunk_index",
+            "point_id",
+            "content",
+            "char_start",
+            "char_end",
+            "token_count",
+        ),
         schema_name="public",
     )
     return int(status.rpartition(" ")[2])
 
 
-DELETE_DOCUMENT_CHUNKS_FOR_WORKER: Final[str] = """-- name: DeleteDocumentChunksForWorker :execrows
+DELETE_DOCUMENT_CHUNKS_FOR_WORKER: Final[str] = """\
+-- name: DeleteDocumentChunksForWorker :execrows
 DELETE FROM document_chunks
 WHERE document_id = $1
 """
@@ -73,7 +83,8 @@ async def delete_document_chunks_for_worker(conn: Executor, *, document_id: uuid
     return int(status.rpartition(" ")[2])
 
 
-LIST_CHUNK_POINT_IDS: Final[str] = """-- name: ListChunkPointIds :many
+LIST_CHUNK_POINT_IDS: Final[str] = """\
+-- name: ListChunkPointIds :many
 SELECT point_id FROM document_chunks
 WHERE document_id = $1
   AND owner_id = $2::uuid
@@ -92,7 +103,8 @@ async def list_chunk_point_ids(
     return [row[0] for row in rows]
 
 
-LIST_CHUNK_POINT_IDS_FOR_WORKER: Final[str] = """-- name: ListChunkPointIdsForWorker :many
+LIST_CHUNK_POINT_IDS_FOR_WORKER: Final[str] = """\
+-- name: ListChunkPointIdsForWorker :many
 SELECT point_id FROM document_chunks
 WHERE document_id = $1
 ORDER BY chunk_index
@@ -109,7 +121,8 @@ async def list_chunk_point_ids_for_worker(
     return [row[0] for row in rows]
 
 
-LIST_CHUNKS_BY_POINT_IDS: Final[str] = """-- name: ListChunksByPointIds :many
+LIST_CHUNKS_BY_POINT_IDS: Final[str] = """\
+-- name: ListChunksByPointIds :many
 SELECT c.id, c.document_id, c.chunk_index, c.point_id, c.content, c.char_start, c.char_end,
        d.title, d.source_url, d.filename
 FROM document_chunks AS c
@@ -143,7 +156,8 @@ async def list_chunks_by_point_ids(
     return [ListChunksByPointIdsRow(*row) for row in rows]
 
 
-LIST_DOCUMENT_CHUNKS: Final[str] = """-- name: ListDocumentChunks :many
+LIST_DOCUMENT_CHUNKS: Final[str] = """\
+-- name: ListDocumentChunks :many
 SELECT id, document_id, owner_id, chunk_index, point_id, content, char_start, char_end, token_count, created_at FROM document_chunks
 WHERE document_id = $1
   AND (owner_id = $2::uuid OR owner_id IS NULL)

@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 
-COPY_MESSAGE_CITATIONS: Final[str] = """-- name: CopyMessageCitations :copyfrom
+COPY_MESSAGE_CITATIONS: Final[str] = """\
+-- name: CopyMessageCitations :copyfrom
 INSERT INTO message_citations (
     message_id, user_id, rank, document_id, chunk_id, point_id, score,
     document_title, document_url, snippet
@@ -53,13 +54,25 @@ async def copy_message_citations(
     status = await conn.copy_records_to_table(
         "message_citations",
         records=records,
-        columns=("message_id", "user_id", "rank", "document_id", "chunk_id", "point_id", "score", "document_title", "document_url", "snippet"),
+        columns=(
+            "message_id",
+            "user_id",
+            "rank",
+            "document_id",
+            "chunk_id",
+            "point_id",
+            "score",
+            "document_title",
+            "document_url",
+            "snippet",
+        ),
         schema_name="public",
     )
     return int(status.rpartition(" ")[2])
 
 
-LIST_MESSAGE_CITATIONS: Final[str] = """-- name: ListMessageCitations :many
+LIST_MESSAGE_CITATIONS: Final[str] = """\
+-- name: ListMessageCitations :many
 SELECT c.message_id, c.rank, c.document_id, c.chunk_id, c.point_id, c.score,
        c.document_title, c.document_url, c.snippet,
        (d.id IS NULL)::boolean AS source_deleted

@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 
-CREATE_CREDENTIAL: Final[str] = """-- name: CreateCredential :one
+CREATE_CREDENTIAL: Final[str] = """\
+-- name: CreateCredential :one
 INSERT INTO user_credentials (user_id, token_hash, kind, label, expires_at)
 VALUES ($1, $2, $3, $4, $5)
 RETURNING id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at, last_used_at
@@ -55,7 +56,8 @@ async def create_credential(
     return models.UserCredential(*row)
 
 
-GET_CREDENTIAL_BY_HASH: Final[str] = """-- name: GetCredentialByHash :one
+GET_CREDENTIAL_BY_HASH: Final[str] = """\
+-- name: GetCredentialByHash :one
 SELECT id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at, last_used_at FROM user_credentials
 WHERE token_hash = $1
   AND revoked_at IS NULL
@@ -75,7 +77,8 @@ async def get_credential_by_hash(
     return models.UserCredential(*row)
 
 
-LIST_CREDENTIALS: Final[str] = """-- name: ListCredentials :many
+LIST_CREDENTIALS: Final[str] = """\
+-- name: ListCredentials :many
 SELECT id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at, last_used_at FROM user_credentials
 WHERE user_id = $1
 ORDER BY created_at DESC
@@ -88,7 +91,8 @@ async def list_credentials(conn: Executor, *, user_id: uuid.UUID) -> list[models
     return [models.UserCredential(*row) for row in rows]
 
 
-PURGE_EXPIRED_CREDENTIALS_RETENTION: Final[str] = """-- name: PurgeExpiredCredentialsRetention :execrows
+PURGE_EXPIRED_CREDENTIALS_RETENTION: Final[str] = """\
+-- name: PurgeExpiredCredentialsRetention :execrows
 DELETE FROM user_credentials
 WHERE expires_at < $1
 """
@@ -100,7 +104,8 @@ async def purge_expired_credentials_retention(conn: Executor, *, cutoff: datetim
     return int(status.rpartition(" ")[2])
 
 
-REVOKE_CREDENTIAL: Final[str] = """-- name: RevokeCredential :execrows
+REVOKE_CREDENTIAL: Final[str] = """\
+-- name: RevokeCredential :execrows
 UPDATE user_credentials
 SET revoked_at = now()
 WHERE id = $1
@@ -115,7 +120,8 @@ async def revoke_credential(conn: Executor, *, credential_id: uuid.UUID, user_id
     return int(status.rpartition(" ")[2])
 
 
-REVOKE_CREDENTIAL_BY_HASH: Final[str] = """-- name: RevokeCredentialByHash :execrows
+REVOKE_CREDENTIAL_BY_HASH: Final[str] = """\
+-- name: RevokeCredentialByHash :execrows
 UPDATE user_credentials
 SET revoked_at = now()
 WHERE token_hash = $1
@@ -135,7 +141,8 @@ async def revoke_credential_by_hash(
     return int(status.rpartition(" ")[2])
 
 
-REVOKE_USER_CREDENTIALS: Final[str] = """-- name: RevokeUserCredentials :execrows
+REVOKE_USER_CREDENTIALS: Final[str] = """\
+-- name: RevokeUserCredentials :execrows
 UPDATE user_credentials
 SET revoked_at = now()
 WHERE user_id = $1
@@ -149,7 +156,8 @@ async def revoke_user_credentials(conn: Executor, *, user_id: uuid.UUID) -> int:
     return int(status.rpartition(" ")[2])
 
 
-TOUCH_CREDENTIAL: Final[str] = """-- name: TouchCredential :exec
+TOUCH_CREDENTIAL: Final[str] = """\
+-- name: TouchCredential :exec
 UPDATE user_credentials
 SET last_used_at = now()
 WHERE id = $1

@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 
-CLAIM_DOCUMENT_FOR_WORKER: Final[str] = """-- name: ClaimDocumentForWorker :one
+CLAIM_DOCUMENT_FOR_WORKER: Final[str] = """\
+-- name: ClaimDocumentForWorker :one
 UPDATE documents
 SET status = 'processing',
     claimed_at = now(),
@@ -73,7 +74,8 @@ async def claim_document_for_worker(
     return models.Document(*row)
 
 
-CREATE_DOCUMENT: Final[str] = """-- name: CreateDocument :one
+CREATE_DOCUMENT: Final[str] = """\
+-- name: CreateDocument :one
 INSERT INTO documents (
     owner_id, title, source_url, filename, content_type, checksum, byte_size, metadata
 )
@@ -116,7 +118,8 @@ async def create_document(conn: Executor, params: CreateDocumentParams) -> model
     return models.Document(*row)
 
 
-DELETE_DOCUMENT: Final[str] = """-- name: DeleteDocument :execrows
+DELETE_DOCUMENT: Final[str] = """\
+-- name: DeleteDocument :execrows
 DELETE FROM documents
 WHERE id = $1
   AND owner_id = $2::uuid
@@ -129,7 +132,8 @@ async def delete_document(conn: Executor, *, document_id: uuid.UUID, user_id: uu
     return int(status.rpartition(" ")[2])
 
 
-GET_DOCUMENT: Final[str] = """-- name: GetDocument :one
+GET_DOCUMENT: Final[str] = """\
+-- name: GetDocument :one
 SELECT id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at FROM documents
 WHERE id = $1
   AND (owner_id = $2::uuid OR owner_id IS NULL)
@@ -149,7 +153,8 @@ async def get_document(
     return models.Document(*row)
 
 
-GET_DOCUMENT_BY_CHECKSUM: Final[str] = """-- name: GetDocumentByChecksum :one
+GET_DOCUMENT_BY_CHECKSUM: Final[str] = """\
+-- name: GetDocumentByChecksum :one
 SELECT id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at FROM documents
 WHERE checksum = $1
   AND owner_id IS NOT DISTINCT FROM $2::uuid
@@ -169,7 +174,8 @@ async def get_document_by_checksum(
     return models.Document(*row)
 
 
-LIST_DOCUMENTS: Final[str] = """-- name: ListDocuments :many
+LIST_DOCUMENTS: Final[str] = """\
+-- name: ListDocuments :many
 SELECT id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at FROM documents
 WHERE owner_id = $1::uuid
   AND (created_at, id) < (
@@ -194,7 +200,8 @@ async def list_documents(
     return [models.Document(*row) for row in rows]
 
 
-LIST_SHARED_DOCUMENTS: Final[str] = """-- name: ListSharedDocuments :many
+LIST_SHARED_DOCUMENTS: Final[str] = """\
+-- name: ListSharedDocuments :many
 SELECT id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at FROM documents
 WHERE owner_id IS NULL
   AND (created_at, id) < (
@@ -218,7 +225,8 @@ async def list_shared_documents(
     return [models.Document(*row) for row in rows]
 
 
-MARK_DOCUMENT_COMPLETED_FOR_WORKER: Final[str] = """-- name: MarkDocumentCompletedForWorker :one
+MARK_DOCUMENT_COMPLETED_FOR_WORKER: Final[str] = """\
+-- name: MarkDocumentCompletedForWorker :one
 UPDATE documents
 SET status = 'completed',
     chunk_count = $1,
@@ -254,7 +262,8 @@ async def mark_document_completed_for_worker(
     return models.Document(*row)
 
 
-MARK_DOCUMENT_FAILED_FOR_WORKER: Final[str] = """-- name: MarkDocumentFailedForWorker :one
+MARK_DOCUMENT_FAILED_FOR_WORKER: Final[str] = """\
+-- name: MarkDocumentFailedForWorker :one
 UPDATE documents
 SET status = 'failed',
     error = $1::text
@@ -279,7 +288,8 @@ async def mark_document_failed_for_worker(
     return models.Document(*row)
 
 
-MARK_DOCUMENT_PROCESSING_FOR_WORKER: Final[str] = """-- name: MarkDocumentProcessingForWorker :one
+MARK_DOCUMENT_PROCESSING_FOR_WORKER: Final[str] = """\
+-- name: MarkDocumentProcessingForWorker :one
 UPDATE documents
 SET status = 'processing',
     claimed_at = now(),

@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 
-APPEND_CHAT_TURN: Final[str] = """-- name: AppendChatTurn :many
+APPEND_CHAT_TURN: Final[str] = """\
+-- name: AppendChatTurn :many
 WITH session AS (
     UPDATE chat_sessions
     SET last_seq = last_seq + 2,
@@ -115,7 +116,8 @@ async def append_chat_turn(
     return [AppendChatTurnRow(*row) for row in rows]
 
 
-APPEND_MESSAGE: Final[str] = """-- name: AppendMessage :one
+APPEND_MESSAGE: Final[str] = """\
+-- name: AppendMessage :one
 WITH session AS (
     UPDATE chat_sessions
     SET last_seq = last_seq + 1,
@@ -177,7 +179,8 @@ async def append_message(conn: Executor, params: AppendMessageParams) -> models.
     return models.ChatMessage(*row)
 
 
-COMPLETE_ASSISTANT_MESSAGE: Final[str] = """-- name: CompleteAssistantMessage :one
+COMPLETE_ASSISTANT_MESSAGE: Final[str] = """\
+-- name: CompleteAssistantMessage :one
 UPDATE chat_messages
 SET status = 'complete',
     content = $1,
@@ -222,7 +225,8 @@ async def complete_assistant_message(
     return models.ChatMessage(*row)
 
 
-COUNT_SESSION_MESSAGES: Final[str] = """-- name: CountSessionMessages :one
+COUNT_SESSION_MESSAGES: Final[str] = """\
+-- name: CountSessionMessages :one
 SELECT count(*) FROM chat_messages
 WHERE session_id = $1
   AND user_id = $2
@@ -243,7 +247,8 @@ async def count_session_messages(
     return value
 
 
-FAIL_ASSISTANT_MESSAGE: Final[str] = """-- name: FailAssistantMessage :one
+FAIL_ASSISTANT_MESSAGE: Final[str] = """\
+-- name: FailAssistantMessage :one
 UPDATE chat_messages
 SET status = 'failed',
     error = $1::text
@@ -268,7 +273,8 @@ async def fail_assistant_message(
     return models.ChatMessage(*row)
 
 
-GET_MESSAGE: Final[str] = """-- name: GetMessage :one
+GET_MESSAGE: Final[str] = """\
+-- name: GetMessage :one
 SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
 WHERE id = $1
   AND user_id = $2
@@ -288,7 +294,8 @@ async def get_message(
     return models.ChatMessage(*row)
 
 
-GET_MESSAGE_BY_CLIENT_ID: Final[str] = """-- name: GetMessageByClientId :one
+GET_MESSAGE_BY_CLIENT_ID: Final[str] = """\
+-- name: GetMessageByClientId :one
 SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
 WHERE session_id = $1
   AND user_id = $2
@@ -310,7 +317,8 @@ async def get_message_by_client_id(
     return models.ChatMessage(*row)
 
 
-GET_MESSAGES_BY_CLIENT_ID: Final[str] = """-- name: GetMessagesByClientId :many
+GET_MESSAGES_BY_CLIENT_ID: Final[str] = """\
+-- name: GetMessagesByClientId :many
 SELECT reply.id, reply.session_id, reply.user_id, reply.seq, reply.role, reply.status, reply.error, reply.content, reply.sources, reply.confidence, reply.token_count, reply.metadata, reply.client_message_id, reply.reply_to_id, reply.created_at, reply.updated_at FROM chat_messages AS original
 JOIN chat_messages AS reply
   ON reply.id = original.id OR reply.reply_to_id = original.id
@@ -334,7 +342,8 @@ async def get_messages_by_client_id(
     return [models.ChatMessage(*row) for row in rows]
 
 
-LIST_LAST_MESSAGES: Final[str] = """-- name: ListLastMessages :many
+LIST_LAST_MESSAGES: Final[str] = """\
+-- name: ListLastMessages :many
 SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
 WHERE session_id = $1
   AND user_id = $2
@@ -357,7 +366,8 @@ async def list_last_messages(
     return [models.ChatMessage(*row) for row in rows]
 
 
-LIST_MESSAGES_AFTER: Final[str] = """-- name: ListMessagesAfter :many
+LIST_MESSAGES_AFTER: Final[str] = """\
+-- name: ListMessagesAfter :many
 SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
 WHERE session_id = $1
   AND user_id = $2

@@ -38,7 +38,8 @@ __all__ = [
 ]
 
 
-COUNT_SESSIONS: Final[str] = """-- name: CountSessions :one
+COUNT_SESSIONS: Final[str] = """\
+-- name: CountSessions :one
 SELECT count(*) FROM chat_sessions
 WHERE user_id = $1
 """
@@ -53,7 +54,8 @@ async def count_sessions(conn: Executor, *, user_id: uuid.UUID) -> int | None:
     return value
 
 
-CREATE_SESSION: Final[str] = """-- name: CreateSession :one
+CREATE_SESSION: Final[str] = """\
+-- name: CreateSession :one
 INSERT INTO chat_sessions (user_id, title, metadata)
 VALUES ($1, $2, coalesce($3::jsonb, '{}'))
 RETURNING id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq
@@ -74,7 +76,8 @@ async def create_session(
     return models.ChatSession(*row)
 
 
-DELETE_SESSION: Final[str] = """-- name: DeleteSession :execrows
+DELETE_SESSION: Final[str] = """\
+-- name: DeleteSession :execrows
 DELETE FROM chat_sessions
 WHERE id = $1
   AND user_id = $2
@@ -87,7 +90,8 @@ async def delete_session(conn: Executor, *, session_id: uuid.UUID, user_id: uuid
     return int(status.rpartition(" ")[2])
 
 
-GET_SESSION: Final[str] = """-- name: GetSession :one
+GET_SESSION: Final[str] = """\
+-- name: GetSession :one
 SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq FROM chat_sessions
 WHERE id = $1
   AND user_id = $2
@@ -107,7 +111,8 @@ async def get_session(
     return models.ChatSession(*row)
 
 
-LIST_EXPIRED_SESSIONS_RETENTION: Final[str] = """-- name: ListExpiredSessionsRetention :many
+LIST_EXPIRED_SESSIONS_RETENTION: Final[str] = """\
+-- name: ListExpiredSessionsRetention :many
 SELECT s.id, s.user_id, s.title, s.created_at, s.last_activity_at,
        (SELECT count(*) FROM chat_messages AS m WHERE m.session_id = s.id) AS message_count
 FROM chat_sessions AS s
@@ -137,7 +142,8 @@ async def list_expired_sessions_retention(
     return [ListExpiredSessionsRetentionRow(*row) for row in rows]
 
 
-LIST_SESSIONS: Final[str] = """-- name: ListSessions :many
+LIST_SESSIONS: Final[str] = """\
+-- name: ListSessions :many
 SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq FROM chat_sessions
 WHERE user_id = $1
   AND (last_activity_at, id) < (
@@ -162,7 +168,8 @@ async def list_sessions(
     return [models.ChatSession(*row) for row in rows]
 
 
-PURGE_EXPIRED_SESSIONS_RETENTION: Final[str] = """-- name: PurgeExpiredSessionsRetention :many
+PURGE_EXPIRED_SESSIONS_RETENTION: Final[str] = """\
+-- name: PurgeExpiredSessionsRetention :many
 DELETE FROM chat_sessions
 WHERE id = ANY (ARRAY(
     SELECT expired.id FROM chat_sessions AS expired
@@ -191,7 +198,8 @@ async def purge_expired_sessions_retention(
     return [PurgeExpiredSessionsRetentionRow(*row) for row in rows]
 
 
-TOUCH_SESSION_ACCESS: Final[str] = """-- name: TouchSessionAccess :exec
+TOUCH_SESSION_ACCESS: Final[str] = """\
+-- name: TouchSessionAccess :exec
 UPDATE chat_sessions
 SET last_accessed_at = now()
 WHERE id = $1
@@ -210,7 +218,8 @@ async def touch_session_access(
     await conn.execute(TOUCH_SESSION_ACCESS, session_id, user_id)
 
 
-UPDATE_SESSION: Final[str] = """-- name: UpdateSession :one
+UPDATE_SESSION: Final[str] = """\
+-- name: UpdateSession :one
 UPDATE chat_sessions
 SET title = coalesce($1, title),
     metadata = coalesce($2::jsonb, metadata)

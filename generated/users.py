@@ -25,7 +25,8 @@ __all__ = [
 ]
 
 
-CREATE_ANONYMOUS_USER: Final[str] = """-- name: CreateAnonymousUser :one
+CREATE_ANONYMOUS_USER: Final[str] = """\
+-- name: CreateAnonymousUser :one
 INSERT INTO users (is_anonymous)
 VALUES (true)
 RETURNING id, email, name, is_anonymous, created_at, updated_at
@@ -40,7 +41,8 @@ async def create_anonymous_user(conn: Executor) -> models.User | None:
     return models.User(*row)
 
 
-CREATE_USER: Final[str] = """-- name: CreateUser :one
+CREATE_USER: Final[str] = """\
+-- name: CreateUser :one
 INSERT INTO users (email, name)
 VALUES ($1, $2)
 RETURNING id, email, name, is_anonymous, created_at, updated_at
@@ -60,7 +62,8 @@ async def create_user(
     return models.User(*row)
 
 
-DELETE_USER: Final[str] = """-- name: DeleteUser :execrows
+DELETE_USER: Final[str] = """\
+-- name: DeleteUser :execrows
 DELETE FROM users
 WHERE id = $1
 """
@@ -72,7 +75,8 @@ async def delete_user(conn: Executor, *, user_id: uuid.UUID) -> int:
     return int(status.rpartition(" ")[2])
 
 
-GET_USER: Final[str] = """-- name: GetUser :one
+GET_USER: Final[str] = """\
+-- name: GetUser :one
 SELECT id, email, name, is_anonymous, created_at, updated_at FROM users
 WHERE id = $1
 """
@@ -86,7 +90,8 @@ async def get_user(conn: Executor, *, user_id: uuid.UUID) -> models.User | None:
     return models.User(*row)
 
 
-UPDATE_USER: Final[str] = """-- name: UpdateUser :one
+UPDATE_USER: Final[str] = """\
+-- name: UpdateUser :one
 UPDATE users
 SET name = coalesce($1, name),
     email = coalesce($2, email),

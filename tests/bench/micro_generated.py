@@ -55,9 +55,12 @@ async def run(url: str, calls: int, rounds: int) -> None:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=1, init=db.init_connection)
     try:
         async with pool.acquire() as conn:
-            user_id: uuid.UUID = await conn.fetchval("INSERT INTO users (name) VALUES ('bench') RETURNING id")
+            user_id: uuid.UUID = await conn.fetchval(
+                "INSERT INTO users (name) VALUES ('bench') RETURNING id"
+            )
             session_id: uuid.UUID = await conn.fetchval(
-                "INSERT INTO chat_sessions (user_id, title) VALUES ($1, 'bench') RETURNING id", user_id
+                "INSERT INTO chat_sessions (user_id, title) VALUES ($1, 'bench') RETURNING id",
+                user_id,
             )
             await conn.execute(
                 """
