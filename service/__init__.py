@@ -1,0 +1,1 @@
+"""The service: settings, app, store (transactions over generated queries), RAG."""
