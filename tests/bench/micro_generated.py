@@ -2,9 +2,11 @@
 
 Times a ``:one`` (get a user) and a 10-row ``:many`` (last 10 messages of a session)
 through ``generated/`` and through hand-written ``pool.fetchrow`` / ``pool.fetch`` with
-the same SQL, on the same connection, interleaved in rounds so drift affects both
-equally. The hand-written side returns asyncpg Records (no model objects), so the ratio
-is the whole cost of the generated layer: argument passing and building typed models.
+the same SQL, on the same connection, interleaved in rounds so drift affects all sides
+equally. Two hand-written baselines: one returns asyncpg Records (no model objects), so
+its ratio is the whole cost of the generated layer, typed models included; the other
+builds the same msgspec models by hand, so its ratio is the cost of the generated
+function itself.
 
 Usage: python -m tests.bench.micro_generated [--calls N] [--rounds R]
 """
@@ -21,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from generated import db, messages, users
+from generated import db, messages, models, users
 from tests.conftest import dbmate
 from tests.pgserver import embedded_server
 
@@ -35,20 +37,22 @@ async def _time_block(call: Call, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-async def compare(name: str, generated: Call, by_hand: Call, calls: int, rounds: int) -> None:
-    for _ in range(calls):  # warm up: prepared-statement cache, codecs
-        await generated()
-        await by_hand()
-    gen_times: list[float] = []
-    hand_times: list[float] = []
+async def compare(name: str, sides: dict[str, Call], calls: int, rounds: int) -> None:
+    for call in sides.values():  # warm up: prepared-statement cache, codecs
+        for _ in range(calls):
+            await call()
+    times: dict[str, list[float]] = {label: [] for label in sides}
     for _ in range(rounds):
-        gen_times.append(await _time_block(generated, calls))
-        hand_times.append(await _time_block(by_hand, calls))
-    gen, hand = statistics.median(gen_times), statistics.median(hand_times)
-    print(
-        f"{name:<22} generated {gen * 1e6:8.1f} us   by hand {hand * 1e6:8.1f} us   "
-        f"ratio {gen / hand:5.3f}  ({(gen / hand - 1) * 100:+.1f}%)"
-    )
+        for label, call in sides.items():
+            times[label].append(await _time_block(call, calls))
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    generated = medians.pop("generated")
+    print(f"{name:<20} generated {generated * 1e6:7.1f} us")
+    for label, median in medians.items():
+        print(
+            f"{'':<20} {label:<22} {median * 1e6:7.1f} us   generated/this {generated / median:5.3f}"
+            f"  ({(generated / median - 1) * 100:+.1f}%)"
+        )
 
 
 async def run(url: str, calls: int, rounds: int) -> None:
@@ -80,6 +84,10 @@ async def run(url: str, calls: int, rounds: int) -> None:
             async def hand_one() -> object:
                 return await conn.fetchrow(users.GET_USER, user_id)
 
+            async def hand_one_model() -> object:
+                row = await conn.fetchrow(users.GET_USER, user_id)
+                return None if row is None else models.User(*row)
+
             async def gen_many() -> object:
                 return await messages.list_last_messages(
                     conn, session_id=session_id, user_id=user_id, limit=10
@@ -88,13 +96,35 @@ async def run(url: str, calls: int, rounds: int) -> None:
             async def hand_many() -> object:
                 return await conn.fetch(messages.LIST_LAST_MESSAGES, session_id, user_id, None, 10)
 
+            async def hand_many_models() -> object:
+                rows = await conn.fetch(messages.LIST_LAST_MESSAGES, session_id, user_id, None, 10)
+                return [models.ChatMessage(*row) for row in rows]
+
             version = await conn.fetchval("SHOW server_version")
             print(
                 f"python {platform.python_version()}, asyncpg {asyncpg.__version__}, "
                 f"PostgreSQL {version}, {calls} calls x {rounds} rounds, median per call"
             )
-            await compare(":one get_user", gen_one, hand_one, calls, rounds)
-            await compare(":many last 10 msgs", gen_many, hand_many, calls, rounds)
+            await compare(
+                ":one get_user",
+                {
+                    "generated": gen_one,
+                    "by hand, Record": hand_one,
+                    "by hand, same model": hand_one_model,
+                },
+                calls,
+                rounds,
+            )
+            await compare(
+                ":many last 10",
+                {
+                    "generated": gen_many,
+                    "by hand, Records": hand_many,
+                    "by hand, same models": hand_many_models,
+                },
+                calls,
+                rounds,
+            )
     finally:
         await pool.close()
 
