@@ -13,8 +13,8 @@ export PYTHONPATH := $(CURDIR)
 
 # DATABASE_URL wins; otherwise the embedded local PostgreSQL (started on first use).
 # Recursive (=) so it is only evaluated by the targets that need a database.
-DB_URL = $(or $(DATABASE_URL),$(shell python -m tools.localpg url))
-PG_BIN = $(shell python -m tools.localpg bin)
+DB_URL = $(or $(DATABASE_URL),$(shell $(BIN)/python -m tools.localpg url))
+PG_BIN = $(shell $(BIN)/python -m tools.localpg bin)
 DBMATE = PATH="$(PG_BIN):$$PATH" DATABASE_URL="$(DB_URL)" \
 	DBMATE_MIGRATIONS_DIR=db/migrations DBMATE_SCHEMA_FILE=db/schema.sql dbmate
 
