@@ -1,0 +1,76 @@
+"""The store: the service's multi-query transactions, over the generated queries only.
+
+Every function takes the database (an asyncpg pool created with
+``init=generated.db.init_connection``, or a connection, possibly inside the caller's
+transaction) and, for user-owned data, the acting ``user_id``. Expected failures raise
+NotFound, Conflict or InvalidInput (see ``errors``); results are the generated models or
+small Structs defined here.
+"""
+
+from .credentials import IssuedCredential, issue_credential, lookup_credential, revoke_credential
+from .documents import (
+    Chunk,
+    DocumentCreated,
+    claim_document,
+    complete_document,
+    create_document,
+    delete_document,
+    fail_document,
+    start_document,
+)
+from .errors import Conflict, InvalidInput, NotFound, StoreError
+from .messages import MessagePage, append_message, list_messages
+from .retention import list_expired_sessions, purge_expired_sessions
+from .sessions import (
+    SessionPage,
+    create_session,
+    delete_session,
+    get_session,
+    list_sessions,
+    update_session,
+)
+from .turns import ChatTurn, Citation, complete_chat_turn, fail_chat_turn, start_chat_turn
+from .tx import Connection, Db, Pool, exec_tx
+from .users import create_anonymous_user, create_user, delete_user
+
+__all__ = [
+    "ChatTurn",
+    "Chunk",
+    "Citation",
+    "Conflict",
+    "Connection",
+    "Db",
+    "DocumentCreated",
+    "InvalidInput",
+    "IssuedCredential",
+    "MessagePage",
+    "NotFound",
+    "Pool",
+    "SessionPage",
+    "StoreError",
+    "append_message",
+    "claim_document",
+    "complete_chat_turn",
+    "complete_document",
+    "create_anonymous_user",
+    "create_document",
+    "create_session",
+    "create_user",
+    "delete_document",
+    "delete_session",
+    "delete_user",
+    "exec_tx",
+    "fail_chat_turn",
+    "fail_document",
+    "get_session",
+    "issue_credential",
+    "list_expired_sessions",
+    "list_messages",
+    "list_sessions",
+    "lookup_credential",
+    "purge_expired_sessions",
+    "revoke_credential",
+    "start_chat_turn",
+    "start_document",
+    "update_session",
+]

@@ -1,0 +1,193 @@
+"""Documents: record an upload (deduplicated), then the ingestion steps, then deletion."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+
+from generated import audit, chunks, documents, models
+from generated.db import JsonInput
+
+from .errors import Conflict, NotFound
+from .tx import Connection, Db, exec_tx
+
+__all__ = [
+    "Chunk",
+    "DocumentCreated",
+    "claim_document",
+    "complete_document",
+    "create_document",
+    "delete_document",
+    "fail_document",
+    "start_document",
+]
+
+
+class DocumentCreated(msgspec.Struct, frozen=True):
+    document: models.Document
+    created: bool  # False: this owner already had this content, and that document is returned
+
+
+class Chunk(msgspec.Struct, frozen=True, kw_only=True):
+    chunk_index: int
+    point_id: uuid.UUID  # the chunk's vector in Qdrant
+    content: str
+    char_start: int | None = None
+    char_end: int | None = None
+    token_count: int | None = None
+
+
+async def create_document(
+    db: Db,
+    user_id: uuid.UUID | None,
+    *,
+    checksum: bytes,
+    title: str | None = None,
+    source_url: str | None = None,
+    filename: str | None = None,
+    content_type: str | None = None,
+    byte_size: int | None = None,
+    metadata: JsonInput | None = None,
+) -> DocumentCreated:
+    """Record a document to ingest, owned by user_id (None: the shared corpus), once per content."""
+    params = documents.CreateDocumentParams(
+        checksum=checksum,
+        user_id=user_id,
+        title=title,
+        source_url=source_url,
+        filename=filename,
+        content_type=content_type,
+        byte_size=byte_size,
+        metadata=metadata,
+    )
+
+    async def work(conn: Connection) -> DocumentCreated:
+        created = await documents.create_document(conn, params)
+        if created is not None:
+            return DocumentCreated(created, created=True)
+        existing = await documents.get_document_by_checksum(
+            conn, checksum=checksum, user_id=user_id
+        )
+        if existing is None:  # the conflicting row was deleted in between: the caller may retry
+            raise Conflict("document was deleted while being created")
+        return DocumentCreated(existing, created=False)
+
+    return await exec_tx(db, work)
+
+
+async def claim_document(
+    db: Db, *, worker: str, stale_after: datetime.timedelta, max_attempts: int
+) -> models.Document | None:
+    """Claim the oldest pending document (or a stale claim) for ``worker``; None when idle."""
+    stale_before = datetime.datetime.now(datetime.UTC) - stale_after
+    return await exec_tx(
+        db,
+        lambda conn: documents.claim_document_for_worker(
+            conn, claimed_by=worker, stale_before=stale_before, max_attempts=max_attempts
+        ),
+    )
+
+
+async def start_document(db: Db, document_id: uuid.UUID, *, worker: str) -> models.Document:
+    """Claim one specific pending document (ingestion right after upload)."""
+    started = await exec_tx(
+        db,
+        lambda conn: documents.mark_document_processing_for_worker(
+            conn, claimed_by=worker, document_id=document_id
+        ),
+    )
+    if started is None:
+        raise Conflict("document is not pending (or no longer exists)")
+    return started
+
+
+async def complete_document(
+    db: Db,
+    document_id: uuid.UUID,
+    *,
+    worker: str,
+    document_chunks: Sequence[Chunk],
+    embedding_model: str,
+    collection: str,
+) -> models.Document:
+    """Store the chunks (replacing a failed attempt's) and complete the worker's claim, audited."""
+    records = [
+        chunks.CopyDocumentChunksParams(document_id, *msgspec.structs.astuple(chunk))
+        for chunk in document_chunks
+    ]
+
+    async def work(conn: Connection) -> models.Document:
+        completed = await documents.mark_document_completed_for_worker(
+            conn,
+            chunk_count=len(records),
+            embedding_model=embedding_model,
+            collection=collection,
+            document_id=document_id,
+            claimed_by=worker,
+        )
+        if completed is None:
+            raise Conflict("the claim on this document was lost")
+        await chunks.delete_document_chunks_for_worker(conn, document_id=document_id)
+        await chunks.copy_document_chunks(conn, records)
+        await _audit(conn, "document.ingested", completed, worker=worker, chunk_count=len(records))
+        return completed
+
+    return await exec_tx(db, work)
+
+
+async def fail_document(
+    db: Db, document_id: uuid.UUID, *, worker: str, error: str
+) -> models.Document:
+    """Record why ingestion failed (the document stays, with the error), audited."""
+
+    async def work(conn: Connection) -> models.Document:
+        failed = await documents.mark_document_failed_for_worker(
+            conn, error=error, document_id=document_id, claimed_by=worker
+        )
+        if failed is None:
+            raise Conflict("the claim on this document was lost")
+        await _audit(conn, "document.failed", failed, worker=worker, error=error)
+        return failed
+
+    return await exec_tx(db, work)
+
+
+async def delete_document(
+    db: Db, user_id: uuid.UUID, document_id: uuid.UUID, *, request_id: str | None = None
+) -> list[uuid.UUID]:
+    """Delete one of the user's documents with its chunks; returns the Qdrant points to delete."""
+
+    async def work(conn: Connection) -> list[uuid.UUID]:
+        point_ids = await chunks.list_chunk_point_ids(
+            conn, document_id=document_id, user_id=user_id
+        )
+        if await documents.delete_document(conn, document_id=document_id, user_id=user_id) == 0:
+            raise NotFound("document not found")
+        await audit.create_audit_entry(
+            conn,
+            action="document.deleted",
+            actor_user_id=user_id,
+            target_type="document",
+            target_id=str(document_id),
+            request_id=request_id,
+            details={"point_count": len(point_ids)},
+        )
+        return point_ids
+
+    return await exec_tx(db, work)
+
+
+async def _audit(
+    conn: Connection, action: str, document: models.Document, **details: str | int
+) -> None:
+    await audit.create_audit_entry(
+        conn,
+        action=action,
+        actor_user_id=document.owner_id,
+        target_type="document",
+        target_id=str(document.id),
+        details=details,
+    )

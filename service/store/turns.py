@@ -1,0 +1,143 @@
+"""Chat turns: the user message and a pending answer, then the answer completed or failed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+
+from generated import citations, messages, models
+from generated.db import JsonInput
+
+from .errors import Conflict, NotFound
+from .tx import Connection, Db, exec_tx, undo_if_empty
+
+__all__ = ["ChatTurn", "Citation", "complete_chat_turn", "fail_chat_turn", "start_chat_turn"]
+
+
+class ChatTurn(msgspec.Struct, frozen=True):
+    user_message: models.ChatMessage
+    assistant_message: models.ChatMessage
+    replayed: bool  # True when a retry returned the turn stored by an earlier request
+
+
+class Citation(msgspec.Struct, frozen=True, kw_only=True):
+    """A chunk an answer used; ranks are 1, 2, ... in order of relevance."""
+
+    rank: int
+    document_id: uuid.UUID | None = None
+    chunk_id: uuid.UUID | None = None
+    point_id: uuid.UUID | None = None
+    score: float | None = None
+    document_title: str | None = None
+    document_url: str | None = None
+    snippet: str | None = None
+
+
+async def start_chat_turn(
+    db: Db,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    *,
+    content: str,
+    client_message_id: str | None = None,
+    metadata: JsonInput | None = None,
+) -> ChatTurn:
+    """Store the user message and a pending assistant message before generation starts.
+
+    A retry with the same client_message_id inserts nothing and returns the original turn,
+    in whatever state its answer has reached.
+    """
+
+    async def work(conn: Connection) -> ChatTurn:
+        rows = await undo_if_empty(
+            conn,
+            lambda: messages.append_chat_turn(
+                conn,
+                session_id=session_id,
+                user_id=user_id,
+                content=content,
+                metadata={} if metadata is None else metadata,
+                client_message_id=client_message_id,
+            ),
+        )
+        if rows:
+            user_message, assistant_message = (_message(row) for row in rows)
+            return ChatTurn(user_message, assistant_message, replayed=False)
+        if client_message_id is None:
+            raise NotFound("session not found")
+        original = await messages.get_messages_by_client_id(
+            conn, session_id=session_id, user_id=user_id, client_message_id=client_message_id
+        )
+        if not original:
+            raise NotFound("session not found")
+        if len(original) != 2:
+            raise Conflict("client_message_id was used by a message that is not a chat turn")
+        return ChatTurn(original[0], original[1], replayed=True)
+
+    return await exec_tx(db, work)
+
+
+async def complete_chat_turn(
+    db: Db,
+    user_id: uuid.UUID,
+    message_id: uuid.UUID,
+    *,
+    content: str,
+    citations_used: Sequence[Citation] = (),
+    confidence: float | None = None,
+    token_count: int | None = None,
+    metadata: JsonInput | None = None,
+) -> models.ChatMessage:
+    """Complete a pending assistant message with its answer and citations (sources mirror them)."""
+    params = messages.CompleteAssistantMessageParams(
+        content=content,
+        sources=msgspec.to_builtins(citations_used),
+        message_id=message_id,
+        user_id=user_id,
+        confidence=confidence,
+        token_count=token_count,
+        metadata=metadata,
+    )
+    records = [
+        citations.CopyMessageCitationsParams(message_id, user_id, *msgspec.structs.astuple(c))
+        for c in citations_used
+    ]
+
+    async def work(conn: Connection) -> models.ChatMessage:
+        completed = await messages.complete_assistant_message(conn, params)
+        if completed is None:
+            raise await _not_pending(conn, user_id, message_id)
+        if records:
+            await citations.copy_message_citations(conn, records)
+        return completed
+
+    return await exec_tx(db, work)
+
+
+async def fail_chat_turn(
+    db: Db, user_id: uuid.UUID, message_id: uuid.UUID, *, error: str
+) -> models.ChatMessage:
+    """Mark a pending assistant message failed: the turn stays visible, with the error."""
+
+    async def work(conn: Connection) -> models.ChatMessage:
+        failed = await messages.fail_assistant_message(
+            conn, error=error, message_id=message_id, user_id=user_id
+        )
+        if failed is None:
+            raise await _not_pending(conn, user_id, message_id)
+        return failed
+
+    return await exec_tx(db, work)
+
+
+async def _not_pending(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID) -> Exception:
+    found = await messages.get_message(conn, message_id=message_id, user_id=user_id)
+    if found is None:
+        return NotFound("message not found")
+    return Conflict(f"message is {found.status}, not a pending answer")
+
+
+def _message(row: messages.AppendChatTurnRow) -> models.ChatMessage:
+    return models.ChatMessage(*msgspec.structs.astuple(row))

@@ -1,0 +1,92 @@
+"""Units of work: one transaction per store operation, retried when that is safe to do."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias, TypeVar
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from .errors import mapped_errors
+
+__all__ = ["Connection", "Db", "Pool", "exec_tx", "undo_if_empty"]
+
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+Db: TypeAlias = "Pool | Connection"
+T = TypeVar("T")
+
+ATTEMPTS = 4
+FIRST_BACKOFF = 0.05  # seconds, doubled after each failed attempt, with jitter
+# Failures after which running the whole transaction again is the fix.
+RETRYABLE = (
+    asyncpg.SerializationError,  # 40001
+    asyncpg.DeadlockDetectedError,  # 40P01
+    asyncpg.PostgresConnectionError,  # class 08 and lost connections
+    asyncpg.CannotConnectNowError,  # 57P03: the server is starting
+    asyncpg.AdminShutdownError,  # 57P01: the server is restarting
+    OSError,  # refused or reset sockets
+)
+
+
+async def exec_tx(
+    db: Db, work: Callable[[Connection], Awaitable[T]], *, attempts: int = ATTEMPTS
+) -> T:
+    """Run ``work`` in one transaction, with PostgreSQL errors mapped to the store's errors.
+
+    Given a pool, a connection is acquired for each attempt and the whole transaction is
+    retried on serialization failures, deadlocks and lost connections, with backoff.
+    Given a connection, ``work`` runs in a transaction (a savepoint inside the caller's
+    transaction) and is never retried: the caller owns the outer transaction.
+    """
+    if not isinstance(db, asyncpg.Pool):
+        with mapped_errors():
+            async with db.transaction():
+                return await work(db)
+    attempt = 1
+    while True:
+        try:
+            return await _attempt(db, work)
+        except RETRYABLE:
+            if attempt >= attempts:
+                raise
+        await asyncio.sleep(FIRST_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+        attempt += 1
+
+
+async def _attempt(pool: Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
+    async with pool.acquire() as conn:
+        try:
+            with mapped_errors():
+                async with conn.transaction():
+                    return await work(conn)
+        except asyncpg.InterfaceError as error:
+            # Rolling back after the connection was lost fails too, with an InterfaceError
+            # that hides the loss: report the loss itself, which can be retried.
+            if isinstance(error.__context__, RETRYABLE):
+                raise error.__context__ from None
+            raise
+
+
+async def undo_if_empty(conn: Connection, step: Callable[[], Awaitable[T]]) -> T:
+    """Run ``step`` in a savepoint, rolled back when it returns nothing (None or empty).
+
+    An ``INSERT ... ON CONFLICT DO NOTHING`` that found the row already there has still
+    run the rest of its statement (the session counter bump): undoing it keeps the
+    per-session sequence gap-free.
+    """
+    savepoint = conn.transaction()
+    await savepoint.start()
+    try:
+        result = await step()
+    except BaseException:
+        await savepoint.rollback()
+        raise
+    if result:
+        await savepoint.commit()
+    else:
+        await savepoint.rollback()
+    return result

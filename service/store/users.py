@@ -1,0 +1,68 @@
+"""Users: registered or anonymous (real rows either way), created and deleted with audit."""
+
+from __future__ import annotations
+
+import uuid
+
+from generated import audit, models, users
+
+from .errors import NotFound
+from .tx import Connection, Db, exec_tx
+
+__all__ = ["create_anonymous_user", "create_user", "delete_user"]
+
+
+async def create_user(
+    db: Db, *, email: str | None = None, name: str | None = None, request_id: str | None = None
+) -> models.User:
+    """Create a registered user (Conflict when the email is taken, in any letter case)."""
+
+    async def work(conn: Connection) -> models.User:
+        user = await users.create_user(conn, email=email, name=name)
+        assert user is not None  # INSERT ... RETURNING always returns the row
+        await _audit_created(conn, user, request_id)
+        return user
+
+    return await exec_tx(db, work)
+
+
+async def create_anonymous_user(db: Db, *, request_id: str | None = None) -> models.User:
+    """Create an anonymous user: a real row that can register later."""
+
+    async def work(conn: Connection) -> models.User:
+        user = await users.create_anonymous_user(conn)
+        assert user is not None  # INSERT ... RETURNING always returns the row
+        await _audit_created(conn, user, request_id)
+        return user
+
+    return await exec_tx(db, work)
+
+
+async def delete_user(db: Db, user_id: uuid.UUID, *, request_id: str | None = None) -> None:
+    """Delete a user and, by cascade, their sessions, messages, credentials and documents."""
+
+    async def work(conn: Connection) -> None:
+        if await users.delete_user(conn, user_id=user_id) == 0:
+            raise NotFound("user not found")
+        await audit.create_audit_entry(
+            conn,
+            action="user.deleted",
+            actor_user_id=user_id,
+            target_type="user",
+            target_id=str(user_id),
+            request_id=request_id,
+        )
+
+    await exec_tx(db, work)
+
+
+async def _audit_created(conn: Connection, user: models.User, request_id: str | None) -> None:
+    await audit.create_audit_entry(
+        conn,
+        action="user.created",
+        actor_user_id=user.id,
+        target_type="user",
+        target_id=str(user.id),
+        request_id=request_id,
+        details={"anonymous": user.is_anonymous},
+    )
