@@ -46,10 +46,20 @@ class Options:
         return None
 
 
+_KINDS = {
+    int: "an integer",
+    bool: "true or false",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+}
+
+
 def _expect(value: object, kind: type, what: str) -> Any:
     # bool is an int subclass; a JSON true is never a valid parameter limit.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise GenerateError(f"option {what} must be a {kind.__name__}, got {value!r}")
+        got = _KINDS.get(type(value), type(value).__name__)
+        raise GenerateError(f"option {what} must be {_KINDS[kind]}, got {value!r} ({got})")
     return value
 
 
@@ -58,7 +68,10 @@ def _override(index: int, raw: object) -> Override:
     entry = _expect(raw, dict, where)
     unknown = sorted(set(entry) - _OVERRIDE_KEYS)
     if unknown:
-        raise GenerateError(f"option {where}: unknown key(s) {', '.join(unknown)}")
+        raise GenerateError(
+            f"option {where}: unknown key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_OVERRIDE_KEYS))})"
+        )
     db_type = entry.get("db_type")
     column = entry.get("column")
     if (db_type is None) == (column is None):

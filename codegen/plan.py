@@ -337,7 +337,8 @@ def build_plan(request: Request, options: Options) -> Plan:
     """Decide everything about the output; raise GenerateError on what cannot be generated."""
     if request.engine != "postgresql":
         raise GenerateError(
-            f"engine {request.engine or '(none)'} is not supported: this plugin emits asyncpg code for postgresql only"
+            f"engine {request.engine or '(none)'} is not supported: this plugin emits asyncpg "
+            "code for PostgreSQL only; set `engine: postgresql`"
         )
     planner = _Planner(request, options)
     by_file: dict[str, list[QueryPlan]] = {}
@@ -348,7 +349,8 @@ def build_plan(request: Request, options: Options) -> Plan:
         module = safe_identifier(PurePosixPath(filename).stem)
         if module in GENERATED_MODULES:
             raise GenerateError(
-                f"query file {filename}: module name {module!r} is reserved; rename the file"
+                f"query file {filename}: it would become {module}.py, which the plugin writes "
+                f"itself; rename the file (for example to {module}_queries.sql)"
             )
         functions = [q.function for q in queries]
         duplicate = sorted({f for f in functions if functions.count(f) > 1})

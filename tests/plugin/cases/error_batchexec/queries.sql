@@ -1,0 +1,2 @@
+-- name: UpdateAuthorNames :batchexec
+UPDATE authors SET name = $1 WHERE id = $2;

@@ -1,0 +1,2 @@
+-- name: ListAuthorsByIds :batchmany
+SELECT * FROM authors WHERE id = $1;

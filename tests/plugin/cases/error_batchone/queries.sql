@@ -1,0 +1,2 @@
+-- name: GetAuthors :batchone
+SELECT * FROM authors WHERE id = $1;

@@ -1,0 +1,4 @@
+CREATE TABLE authors (
+    id BIGINT PRIMARY KEY AUTO_INCREMENT,
+    name TEXT NOT NULL
+);

@@ -1,0 +1,2 @@
+-- name: ListAuthorsByIds :many
+SELECT * FROM authors WHERE id IN (sqlc.slice(ids));

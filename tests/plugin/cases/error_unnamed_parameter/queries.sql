@@ -1,0 +1,2 @@
+-- name: NextNumber :one
+SELECT $1::int + 1 AS next_number;

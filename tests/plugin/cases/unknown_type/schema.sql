@@ -1,0 +1,5 @@
+CREATE TABLE places (
+    id bigserial PRIMARY KEY,
+    location point NOT NULL,
+    search tsvector
+);
