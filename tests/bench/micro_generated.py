@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import platform
+import random
 import statistics
 import time
 import uuid
@@ -42,9 +44,12 @@ async def compare(name: str, sides: dict[str, Call], calls: int, rounds: int) ->
         for _ in range(calls):
             await call()
     times: dict[str, list[float]] = {label: [] for label in sides}
+    order = list(sides)
     for _ in range(rounds):
-        for label, call in sides.items():
-            times[label].append(await _time_block(call, calls))
+        random.shuffle(order)  # no side always runs first (cold) or last (after garbage piles up)
+        for label in order:
+            gc.collect()
+            times[label].append(await _time_block(sides[label], calls))
     medians = {label: statistics.median(values) for label, values in times.items()}
     generated = medians.pop("generated")
     print(f"{name:<20} generated {generated * 1e6:7.1f} us")
@@ -132,7 +137,7 @@ async def run(url: str, calls: int, rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=31)
     args = parser.parse_args(argv)
     server = embedded_server()
     try:
