@@ -34,10 +34,6 @@ def pascal_case(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in snake_case(name).split("_") if part)
 
 
-def constant_case(name: str) -> str:
-    return snake_case(name).upper()
-
-
 def singular(word: str) -> str:
     """Singular form of the last word of a snake_case table name."""
     head, sep, last = word.rpartition("_")

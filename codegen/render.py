@@ -49,7 +49,7 @@ class _Imports:
         self.models = False
         self.db: set[str] = set()
 
-    def value(self, value: Value, *, param: bool) -> None:
+    def value(self, value: Value, *, param: bool, in_models: bool = False) -> None:
         py_type = value.type
         self.modules.update(py_type.modules)
         if py_type.unknown:
@@ -57,7 +57,7 @@ class _Imports:
         name = py_type.param if param else py_type.base
         if name in DB_ALIASES:
             self.db.add(name)
-        if py_type.enum or name.startswith("models."):
+        if py_type.enum and not in_models:
             self.models = True
 
     def lines(self) -> list[str]:
@@ -84,7 +84,7 @@ class _Imports:
         return out
 
 
-def _class(name: str, bases: str, doc: str, fields: Iterable[tuple[str, str, str]]) -> list[str]:
+def _class(name: str, bases: str, doc: str, fields: list[tuple[str, str, str]]) -> list[str]:
     lines = [f"class {name}({bases}):"]
     body: list[str] = []
     if doc:
@@ -94,7 +94,7 @@ def _class(name: str, bases: str, doc: str, fields: Iterable[tuple[str, str, str
         for comment_line in comment.strip().splitlines():
             body.append(f"{INDENT}# {comment_line.strip()}".rstrip())
         body.append(f"{INDENT}{field_name}: {annotation}")
-    if not any(line.strip() and not line.strip().startswith(("#", '"""')) for line in body):
+    if not fields and not doc:
         body.append(f"{INDENT}pass")
     return lines + body
 
@@ -142,9 +142,8 @@ def render_models(plan: Plan) -> str:
         blocks.append(_enum(enum))
     for model in plan.models:
         for value in model.fields:
-            imports.value(value, param=False)
+            imports.value(value, param=False, in_models=True)
         blocks.append(_model(model))
-    imports.models = False
     imports.enum = bool(plan.enums)
     if plan.models:
         imports.third_party.add("msgspec")
@@ -204,10 +203,9 @@ def _needs_conversion(values: Iterable[Value]) -> bool:
     return any(v.type.enum and v.array_dims <= 1 for v in values)
 
 
-def _construct(class_ref: str, fields: tuple[Value, ...], indent: int, head: str) -> list[str]:
-    """Lines building ``class_ref`` positionally from ``row``, converting enums."""
-    args: list[Item] = [_convert(v, f"row[{i}]") for i, v in enumerate(fields)]
-    return bracketed(f"{head}{class_ref}(", args, "", indent)
+def _model_args(fields: tuple[Value, ...], offset: int) -> list[Item]:
+    """Positional arguments building a model from ``row`` columns ``offset...``, enums converted."""
+    return [_convert(v, f"row[{offset + i}]") for i, v in enumerate(fields)]
 
 
 def _result_builder(query: QueryPlan, indent: int, head: str) -> list[str]:
@@ -226,7 +224,7 @@ def _result_builder(query: QueryPlan, indent: int, head: str) -> list[str]:
         model = query.result_model
         if not _needs_conversion(model.fields):
             return [f"{INDENT * indent}{head}models.{model.name}(*row)"]
-        return _construct(f"models.{model.name}", model.fields, indent, head)
+        return bracketed(f"{head}models.{model.name}(", _model_args(model.fields, 0), "", indent)
     assert query.row_class is not None
     simple = all(item.embed is None for item in query.row_items) and not _needs_conversion(
         item.value for item in query.row_items
@@ -240,11 +238,7 @@ def _result_builder(query: QueryPlan, indent: int, head: str) -> list[str]:
 def _row_item(item: RowItem) -> Item:
     if item.embed is None:
         return _convert(item.value, f"row[{item.position}]")
-    model = item.embed
-    args: list[Item] = [
-        _convert(v, f"row[{item.position + i}]") for i, v in enumerate(model.fields)
-    ]
-    return Call(f"models.{model.name}(", args)
+    return Call(f"models.{item.embed.name}(", _model_args(item.embed.fields, item.position))
 
 
 def _result_annotation(query: QueryPlan) -> str:

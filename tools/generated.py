@@ -23,10 +23,10 @@ OUT = "generated"
 INPUTS = ("sqlc.yaml", "db/migrations", "queries")
 
 
-def regenerate(scratch: Path) -> Path:
-    """Run sqlc on a copy of the inputs in ``scratch``; return the fresh output directory."""
+def regenerate(scratch: Path, inputs: Path = ROOT) -> Path:
+    """Run sqlc on a copy of the inputs (from ``inputs``) in ``scratch``; return the output."""
     for name in INPUTS:
-        source = ROOT / name
+        source = inputs / name
         target = scratch / name
         if source.is_dir():
             shutil.copytree(source, target)

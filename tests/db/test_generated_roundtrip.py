@@ -65,7 +65,7 @@ def run_with_conn(
     return asyncio.run(main())
 
 
-def full_values(rtgen: ModuleType, label: str) -> Any:
+def full_values(label: str) -> Any:
     queries = importlib.import_module("rtgen.queries")
     models = importlib.import_module("rtgen.models")
     return queries.CreateValueParams(
@@ -104,7 +104,7 @@ def test_one_returns_the_table_model_with_every_type_intact(
 ) -> None:
     queries = importlib.import_module("rtgen.queries")
     models = importlib.import_module("rtgen.models")
-    params = full_values(rtgen, "full")
+    params = full_values("full")
 
     async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, Any]:
         created = await queries.create_value(conn, params)
@@ -143,7 +143,7 @@ def test_one_returns_none_when_no_row_and_scalars_come_back_plain(
     models = importlib.import_module("rtgen.models")
 
     async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        created = await queries.create_value(conn, full_values(rtgen, "scalar"))
+        created = await queries.create_value(conn, full_values("scalar"))
         return (
             await queries.get_value(conn, id=-1),
             await queries.get_value_label(conn, id=created.id),
@@ -163,7 +163,7 @@ def test_many_returns_rows_scalars_and_empty_lists(database_url: str, rtgen: Mod
 
     async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
         for label in ("a-1", "a-2", "b-1"):
-            await queries.create_value(conn, full_values(rtgen, label))
+            await queries.create_value(conn, full_values(label))
         return (
             await queries.list_value_summaries(conn, prefix="a-"),
             await queries.list_value_summaries(conn, prefix="zzz"),
@@ -183,7 +183,7 @@ def test_narg_parameters_are_optional_filters(database_url: str, rtgen: ModuleTy
     models = importlib.import_module("rtgen.models")
 
     async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        await queries.create_value(conn, full_values(rtgen, "mood"))
+        await queries.create_value(conn, full_values("mood"))
         await queries.create_value(conn, queries.CreateValueParams(label="plain", int_value=5))
         return (
             await queries.find_values(conn),
@@ -226,7 +226,7 @@ def test_copyfrom_bulk_loads_and_embed_nests_models(database_url: str, rtgen: Mo
     big_text = "ß" * 1_000_000
 
     async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        value = await queries.create_value(conn, full_values(rtgen, "parent"))
+        value = await queries.create_value(conn, full_values("parent"))
         records = [queries.CopyNotesParams(value.id, f"note {i} ✓") for i in range(1000)]
         records.append(queries.CopyNotesParams(value.id, big_text))
         copied = await queries.copy_notes(conn, records)
