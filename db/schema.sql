@@ -95,7 +95,7 @@ CREATE TABLE public.audit_log (
     target_id text,
     request_id text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['user.created'::text, 'user.deleted'::text, 'token.issued'::text, 'token.revoked'::text, 'session.deleted'::text, 'document.ingested'::text, 'document.failed'::text, 'document.deleted'::text, 'retention.purged'::text]))),
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['user.created'::text, 'user.deleted'::text, 'token.issued'::text, 'token.revoked'::text, 'session.deleted'::text, 'document.created'::text, 'document.ingested'::text, 'document.failed'::text, 'document.deleted'::text, 'retention.purged'::text]))),
     CONSTRAINT audit_log_details_check CHECK ((jsonb_typeof(details) = 'object'::text))
 );
 
@@ -215,6 +215,25 @@ CREATE TABLE public.document_chunks (
 --
 
 COMMENT ON TABLE public.document_chunks IS 'The chunks of each document with their Qdrant point ids, so a document can be removed from both stores.';
+
+
+--
+-- Name: document_sources; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.document_sources (
+    document_id uuid NOT NULL,
+    owner_id uuid,
+    content bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE document_sources; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.document_sources IS 'The uploaded content of each document, kept until ingestion has read it, so an acknowledged upload is never lost.';
 
 
 --
@@ -423,6 +442,14 @@ ALTER TABLE ONLY public.document_chunks
 
 ALTER TABLE ONLY public.document_chunks
     ADD CONSTRAINT document_chunks_point_id_key UNIQUE (point_id);
+
+
+--
+-- Name: document_sources document_sources_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.document_sources
+    ADD CONSTRAINT document_sources_pkey PRIMARY KEY (document_id);
 
 
 --
@@ -654,6 +681,14 @@ ALTER TABLE ONLY public.document_chunks
 
 
 --
+-- Name: document_sources document_sources_document_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.document_sources
+    ADD CONSTRAINT document_sources_document_id_fkey FOREIGN KEY (document_id) REFERENCES public.documents(id) ON DELETE CASCADE;
+
+
+--
 -- Name: documents documents_owner_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -710,4 +745,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261122000003'),
     ('20261122000004'),
     ('20261122000005'),
-    ('20261122000006');
+    ('20261122000006'),
+    ('20261122000007');

@@ -17,9 +17,11 @@ from .db import Executor, JsonInput
 __all__ = [
     "CLAIM_DOCUMENT_FOR_WORKER",
     "CREATE_DOCUMENT",
+    "CREATE_DOCUMENT_SOURCE",
     "DELETE_DOCUMENT",
     "GET_DOCUMENT",
     "GET_DOCUMENT_BY_CHECKSUM",
+    "GET_DOCUMENT_SOURCE_FOR_WORKER",
     "LIST_DOCUMENTS",
     "LIST_SHARED_DOCUMENTS",
     "MARK_DOCUMENT_COMPLETED_FOR_WORKER",
@@ -28,9 +30,11 @@ __all__ = [
     "CreateDocumentParams",
     "claim_document_for_worker",
     "create_document",
+    "create_document_source",
     "delete_document",
     "get_document",
     "get_document_by_checksum",
+    "get_document_source_for_worker",
     "list_documents",
     "list_shared_documents",
     "mark_document_completed_for_worker",
@@ -118,6 +122,27 @@ async def create_document(conn: Executor, params: CreateDocumentParams) -> model
     return models.Document(*row)
 
 
+CREATE_DOCUMENT_SOURCE: Final[str] = """\
+-- name: CreateDocumentSource :exec
+INSERT INTO document_sources (document_id, owner_id, content)
+SELECT id, owner_id, $1::bytea
+FROM documents
+WHERE id = $2
+  AND owner_id IS NOT DISTINCT FROM $3::uuid
+"""
+
+
+async def create_document_source(
+    conn: Executor,
+    *,
+    content: bytes,
+    document_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+) -> None:
+    """Keeps the uploaded content of a document for the ingestion worker."""
+    await conn.execute(CREATE_DOCUMENT_SOURCE, content, document_id, user_id)
+
+
 DELETE_DOCUMENT: Final[str] = """\
 -- name: DeleteDocument :execrows
 DELETE FROM documents
@@ -172,6 +197,22 @@ async def get_document_by_checksum(
     if row is None:
         return None
     return models.Document(*row)
+
+
+GET_DOCUMENT_SOURCE_FOR_WORKER: Final[str] = """\
+-- name: GetDocumentSourceForWorker :one
+SELECT content FROM document_sources
+WHERE document_id = $1
+"""
+
+
+async def get_document_source_for_worker(conn: Executor, *, document_id: uuid.UUID) -> bytes | None:
+    """Returns the uploaded content of a document, for the worker that ingests it."""
+    row = await conn.fetchrow(GET_DOCUMENT_SOURCE_FOR_WORKER, document_id)
+    if row is None:
+        return None
+    value: bytes = row[0]
+    return value
 
 
 LIST_DOCUMENTS: Final[str] = """\

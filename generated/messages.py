@@ -46,19 +46,23 @@ APPEND_CHAT_TURN: Final[str] = """\
 WITH session AS (
     UPDATE chat_sessions
     SET last_seq = last_seq + 2,
-        last_activity_at = now()
-    WHERE chat_sessions.id = $1
-      AND chat_sessions.user_id = $2
+        last_activity_at = now(),
+        -- An untitled session is named after its first message (whitespace collapsed).
+        title = coalesce(
+            chat_sessions.title, left(btrim(regexp_replace($1::text, '\\s+', ' ', 'g')), 80)
+        )
+    WHERE chat_sessions.id = $2
+      AND chat_sessions.user_id = $3
       AND NOT EXISTS (
           SELECT 1 FROM chat_messages
-          WHERE chat_messages.session_id = $1
-            AND chat_messages.client_message_id = $3
+          WHERE chat_messages.session_id = $2
+            AND chat_messages.client_message_id = $4
       )
     RETURNING chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
 ), user_message AS (
     INSERT INTO chat_messages (session_id, user_id, seq, role, content, metadata, client_message_id)
-    SELECT session.id, session.user_id, session.last_seq - 1, 'user', $4::text,
-           $5::jsonb, $3::text
+    SELECT session.id, session.user_id, session.last_seq - 1, 'user', $1::text,
+           $5::jsonb, $4::text
     FROM session
     ON CONFLICT (session_id, client_message_id) DO NOTHING
     RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
@@ -98,19 +102,19 @@ class AppendChatTurnRow(msgspec.Struct, frozen=True):
 async def append_chat_turn(
     conn: Executor,
     *,
+    content: str,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
-    content: str,
     metadata: JsonInput,
     client_message_id: str | None = None,
 ) -> list[AppendChatTurnRow]:
-    """Appends a user message and its pending assistant reply (two sequence numbers) in one statement; returns both, user message first, or nothing when the session is not the user's or client_message_id was already used."""
+    """Appends a user message and its pending assistant reply (two sequence numbers) in one statement, naming an untitled session after it; returns both, user message first, or nothing when the session is not the user's or client_message_id was already used."""
     rows = await conn.fetch(
         APPEND_CHAT_TURN,
+        content,
         session_id,
         user_id,
         client_message_id,
-        content,
         metadata,
     )
     return [AppendChatTurnRow(*row) for row in rows]

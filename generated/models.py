@@ -17,6 +17,7 @@ __all__ = [
     "ChatSession",
     "Document",
     "DocumentChunk",
+    "DocumentSource",
     "MessageCitation",
     "User",
     "UserCredential",
@@ -107,6 +108,15 @@ class DocumentChunk(msgspec.Struct, frozen=True):
     char_start: int | None
     char_end: int | None
     token_count: int | None
+    created_at: datetime.datetime
+
+
+class DocumentSource(msgspec.Struct, frozen=True):
+    """The uploaded content of each document, kept until ingestion has read it, so an acknowledged upload is never lost."""
+
+    document_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    content: bytes
     created_at: datetime.datetime
 
 

@@ -102,3 +102,16 @@ WHERE id = @document_id
   AND status = 'processing'
   AND claimed_by = @claimed_by::text
 RETURNING *;
+
+-- name: CreateDocumentSource :exec
+-- Keeps the uploaded content of a document for the ingestion worker.
+INSERT INTO document_sources (document_id, owner_id, content)
+SELECT id, owner_id, @content::bytea
+FROM documents
+WHERE id = @document_id
+  AND owner_id IS NOT DISTINCT FROM sqlc.narg(user_id)::uuid;
+
+-- name: GetDocumentSourceForWorker :one
+-- Returns the uploaded content of a document, for the worker that ingests it.
+SELECT content FROM document_sources
+WHERE document_id = @document_id;

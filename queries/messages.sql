@@ -25,11 +25,15 @@ ON CONFLICT (session_id, client_message_id) DO NOTHING
 RETURNING *;
 
 -- name: AppendChatTurn :many
--- Appends a user message and its pending assistant reply (two sequence numbers) in one statement; returns both, user message first, or nothing when the session is not the user's or client_message_id was already used.
+-- Appends a user message and its pending assistant reply (two sequence numbers) in one statement, naming an untitled session after it; returns both, user message first, or nothing when the session is not the user's or client_message_id was already used.
 WITH session AS (
     UPDATE chat_sessions
     SET last_seq = last_seq + 2,
-        last_activity_at = now()
+        last_activity_at = now(),
+        -- An untitled session is named after its first message (whitespace collapsed).
+        title = coalesce(
+            chat_sessions.title, left(btrim(regexp_replace(@content::text, '\s+', ' ', 'g')), 80)
+        )
     WHERE chat_sessions.id = @session_id
       AND chat_sessions.user_id = @user_id
       AND NOT EXISTS (

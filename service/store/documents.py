@@ -5,23 +5,28 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Sequence
+from typing import Annotated
 
 import msgspec
 
 from generated import audit, chunks, documents, models
 from generated.db import JsonInput
 
-from .errors import Conflict, NotFound
+from .cursors import decode_cursor, encode_cursor
+from .errors import Conflict, InvalidInput, NotFound
 from .tx import Connection, Db, exec_tx
 
 __all__ = [
     "Chunk",
     "DocumentCreated",
+    "DocumentPage",
     "claim_document",
     "complete_document",
     "create_document",
     "delete_document",
     "fail_document",
+    "get_document",
+    "list_documents",
     "start_document",
 ]
 
@@ -29,6 +34,16 @@ __all__ = [
 class DocumentCreated(msgspec.Struct, frozen=True):
     document: models.Document
     created: bool  # False: this owner already had this content, and that document is returned
+
+
+class DocumentPage(msgspec.Struct, frozen=True):
+    documents: list[models.Document]  # newest first
+    next_cursor: str | None  # None on the last page
+
+
+class _DocumentPosition(msgspec.Struct, frozen=True, array_like=True):
+    created_at: Annotated[datetime.datetime, msgspec.Meta(tz=True)]
+    id: uuid.UUID
 
 
 class Chunk(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,8 +66,14 @@ async def create_document(
     content_type: str | None = None,
     byte_size: int | None = None,
     metadata: JsonInput | None = None,
+    content: bytes | None = None,
+    request_id: str | None = None,
 ) -> DocumentCreated:
-    """Record a document to ingest, owned by user_id (None: the shared corpus), once per content."""
+    """Record a document to ingest, owned by user_id (None: the shared corpus), once per content.
+
+    ``content`` (an upload) is kept beside the record for the ingestion worker, in the same
+    transaction. Identical content for the same owner returns the existing document.
+    """
     params = documents.CreateDocumentParams(
         checksum=checksum,
         user_id=user_id,
@@ -67,6 +88,11 @@ async def create_document(
     async def work(conn: Connection) -> DocumentCreated:
         created = await documents.create_document(conn, params)
         if created is not None:
+            if content is not None:
+                await documents.create_document_source(
+                    conn, content=content, document_id=created.id, user_id=user_id
+                )
+            await _audit(conn, "document.created", created, request_id=request_id)
             return DocumentCreated(created, created=True)
         existing = await documents.get_document_by_checksum(
             conn, checksum=checksum, user_id=user_id
@@ -76,6 +102,46 @@ async def create_document(
         return DocumentCreated(existing, created=False)
 
     return await exec_tx(db, work)
+
+
+async def get_document(db: Db, user_id: uuid.UUID, document_id: uuid.UUID) -> models.Document:
+    """One of the user's documents or a shared one (NotFound for anyone else's)."""
+    found = await exec_tx(
+        db, lambda conn: documents.get_document(conn, document_id=document_id, user_id=user_id)
+    )
+    if found is None:
+        raise NotFound("document not found")
+    return found
+
+
+async def list_documents(
+    db: Db, user_id: uuid.UUID, *, shared: bool = False, limit: int, cursor: str | None = None
+) -> DocumentPage:
+    """A page of the user's own documents (or of the shared corpus), newest first."""
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1")
+    after = None if cursor is None else decode_cursor(cursor, _DocumentPosition)
+    before_created = None if after is None else after.created_at
+    before_id = None if after is None else after.id
+
+    async def work(conn: Connection) -> list[models.Document]:
+        if shared:
+            return await documents.list_shared_documents(
+                conn, limit=limit + 1, before_created=before_created, before_id=before_id
+            )
+        return await documents.list_documents(
+            conn,
+            user_id=user_id,
+            limit=limit + 1,  # one more row tells whether there is a next page
+            before_created=before_created,
+            before_id=before_id,
+        )
+
+    rows = await exec_tx(db, work)
+    page, next_cursor = rows[:limit], None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(_DocumentPosition(page[-1].created_at, page[-1].id))
+    return DocumentPage(page, next_cursor)
 
 
 async def claim_document(
@@ -181,7 +247,12 @@ async def delete_document(
 
 
 async def _audit(
-    conn: Connection, action: str, document: models.Document, **details: str | int
+    conn: Connection,
+    action: str,
+    document: models.Document,
+    *,
+    request_id: str | None = None,
+    **details: str | int,
 ) -> None:
     await audit.create_audit_entry(
         conn,
@@ -189,5 +260,6 @@ async def _audit(
         actor_user_id=document.owner_id,
         target_type="document",
         target_id=str(document.id),
+        request_id=request_id,
         details=details,
     )

@@ -21,6 +21,7 @@ USER_OWNED_TABLES = {
     "message_citations",
     "documents",
     "document_chunks",
+    "document_sources",
     "audit_log",
 }
 
@@ -38,6 +39,7 @@ ALLOWED_WITHOUT_USER_ID = {
     "mark_document_failed_for_worker",
     "list_chunk_point_ids_for_worker",
     "delete_document_chunks_for_worker",
+    "get_document_source_for_worker",
     # Chunks get their owner from their document, by trigger; called by the worker.
     "copy_document_chunks",
     # The shared corpus belongs to no user.
