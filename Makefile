@@ -55,8 +55,10 @@ lint: $(STAMP)
 test: $(STAMP) check-generated lint
 	python -m pytest
 
+# DATABASE_URL / QDRANT_URL when set; otherwise the embedded PostgreSQL and local Qdrant.
 run: $(STAMP)
-	@echo "The service does not exist yet (see the service issue)."; exit 1
+	$(DBMATE) --no-dump-schema --wait up
+	DATABASE_URL="$(DB_URL)" python -m service serve
 
 db: $(STAMP)
 	@python -m tools.localpg start

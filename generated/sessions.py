@@ -18,6 +18,7 @@ __all__ = [
     "COUNT_SESSIONS",
     "CREATE_SESSION",
     "DELETE_SESSION",
+    "ENSURE_SESSION",
     "GET_SESSION",
     "LIST_EXPIRED_SESSIONS_RETENTION",
     "LIST_SESSIONS",
@@ -29,6 +30,7 @@ __all__ = [
     "count_sessions",
     "create_session",
     "delete_session",
+    "ensure_session",
     "get_session",
     "list_expired_sessions_retention",
     "list_sessions",
@@ -88,6 +90,19 @@ async def delete_session(conn: Executor, *, session_id: uuid.UUID, user_id: uuid
     """Deletes a session with its messages and citations."""
     status = await conn.execute(DELETE_SESSION, session_id, user_id)
     return int(status.rpartition(" ")[2])
+
+
+ENSURE_SESSION: Final[str] = """\
+-- name: EnsureSession :exec
+INSERT INTO chat_sessions (id, user_id)
+VALUES ($1, $2)
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+async def ensure_session(conn: Executor, *, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Starts a session with a caller-chosen id unless it exists: a retried first chat turn finds the session its first attempt made."""
+    await conn.execute(ENSURE_SESSION, session_id, user_id)
 
 
 GET_SESSION: Final[str] = """\

@@ -4,6 +4,12 @@ INSERT INTO chat_sessions (user_id, title, metadata)
 VALUES (@user_id, sqlc.narg(title), coalesce(sqlc.narg(metadata)::jsonb, '{}'))
 RETURNING *;
 
+-- name: EnsureSession :exec
+-- Starts a session with a caller-chosen id unless it exists: a retried first chat turn finds the session its first attempt made.
+INSERT INTO chat_sessions (id, user_id)
+VALUES (@session_id, @user_id)
+ON CONFLICT (id) DO NOTHING;
+
 -- name: GetSession :one
 -- Returns one of a user's sessions.
 SELECT * FROM chat_sessions

@@ -19,6 +19,7 @@ __all__ = [
     "SessionPage",
     "create_session",
     "delete_session",
+    "ensure_session",
     "get_session",
     "list_sessions",
     "update_session",
@@ -45,6 +46,16 @@ async def create_session(
     )
     assert created is not None  # INSERT ... RETURNING always returns the row
     return created
+
+
+async def ensure_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Create the session with this id for the user unless a session with the id exists.
+
+    Whose it is stays unchecked here: every later read or write of it is scoped to the user.
+    """
+    await exec_tx(
+        db, lambda conn: sessions.ensure_session(conn, session_id=session_id, user_id=user_id)
+    )
 
 
 async def get_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> models.ChatSession:

@@ -1,0 +1,77 @@
+"""Answering a question: the interface /chat uses, and the offline answerer it has by default.
+
+An answerer streams text pieces and finishes with the complete ``Answer``; ``answer()``
+collects a stream for callers that do not stream. Retrieval over Qdrant plugs in here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import msgspec
+
+from .schemas import Citation, Usage
+
+__all__ = ["Answer", "Answerer", "OfflineAnswerer", "Question", "answer", "estimate_tokens"]
+
+
+class Question(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    user_id: uuid.UUID | None  # None when the database is down and the caller is unknown
+    session_id: uuid.UUID | None
+
+
+class Answer(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    sources: list[Citation]
+    confidence: float | None
+    usage: Usage
+
+
+class Answerer(Protocol):
+    def stream(self, question: Question) -> AsyncIterator[str | Answer]:
+        """Text pieces as they are produced, then the complete Answer as the last item."""
+
+
+async def answer(answerer: Answerer, question: Question) -> Answer:
+    """The complete answer of a stream."""
+    async for item in answerer.stream(question):
+        if isinstance(item, Answer):
+            return item
+    raise RuntimeError("the answerer ended without an answer")
+
+
+def estimate_tokens(text: str) -> int:
+    """An offline token count: about four characters per token, as most tokenizers average."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+class OfflineAnswerer:
+    """Answers without any model or network: says plainly that it has nothing to answer from.
+
+    It is the answerer while no retrieval is configured; it never invents content.
+    """
+
+    async def stream(self, question: Question) -> AsyncIterator[str | Answer]:
+        text = (
+            "I could not find this in the documents: no documents are indexed for "
+            "retrieval yet, so I cannot answer from them."
+        )
+        words = text.split(" ")
+        for index, word in enumerate(words):
+            yield word if index == 0 else " " + word
+        prompt_tokens = estimate_tokens(question.text)
+        completion_tokens = estimate_tokens(text)
+        yield Answer(
+            text=text,
+            sources=[],
+            confidence=0.0,
+            usage=Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=prompt_tokens + completion_tokens,
+                estimated=True,
+            ),
+        )

@@ -1,0 +1,1 @@
+"""HTTP endpoints, one module per area: small ``async def endpoint(request) -> Response``."""

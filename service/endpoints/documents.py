@@ -1,0 +1,201 @@
+"""Documents: record an upload (file, text or URL) for ingestion, list, read, delete.
+
+POST answers 202 with the pending record (200 with the existing record when the caller
+already has identical content); ingestion moves it through processing to completed or
+failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import store
+from ..errors import ApiError
+from ..identity import require_user
+from ..json import json_response
+from ..schemas import DocumentCreate, DocumentList, DocumentsQuery, Title, document_out
+from ..validation import check_page_size, decode_json, decode_query, path_uuid, reject_nul
+
+__all__ = ["create_document", "delete_document", "get_document", "list_documents"]
+
+_FORM_FIELDS = {"file", "title", "metadata"}
+
+
+class _Upload(msgspec.Struct, frozen=True, kw_only=True):
+    content: bytes | None
+    checksum: bytes
+    title: str | None
+    source_url: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def _invalid(location: str, field: str, reason: str) -> ApiError:
+    details = {"location": location, "field": field}
+    return ApiError(422, "invalid_request", f"{location} field `{field}`: {reason}", details)
+
+
+async def create_document(request: Request) -> Response:
+    principal = await require_user(request)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
+        upload = await _from_form(request)
+    else:
+        upload = _from_json(await decode_json(request, DocumentCreate))
+    created = await store.create_document(
+        request.state.db,
+        principal.user_id,
+        checksum=upload.checksum,
+        title=upload.title,
+        source_url=upload.source_url,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        byte_size=None if upload.content is None else len(upload.content),
+        metadata=upload.metadata,
+        content=upload.content,
+        request_id=request.state.request_id,
+    )
+    headers = {"Location": f"/documents/{created.document.id}"}
+    status = 202 if created.created else 200
+    return json_response(document_out(created.document), status=status, headers=headers)
+
+
+def _from_json(body: DocumentCreate) -> _Upload:
+    if (body.text is None) == (body.url is None):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "body: send exactly one of `text` or `url` (or upload a file as multipart/form-data)",
+            {"location": "body", "field": "text"},
+        )
+    if body.text is not None:
+        if not body.text.strip():
+            raise _invalid("body", "text", "must not be empty")
+        content = body.text.encode()
+        first_line = body.text.strip().splitlines()[0][:80]
+        return _Upload(
+            content=content,
+            checksum=hashlib.sha256(content).digest(),
+            title=body.title or first_line,
+            content_type="text/plain; charset=utf-8",
+            metadata=body.metadata,
+        )
+    assert body.url is not None
+    url = _checked_url(body.url)
+    return _Upload(
+        content=None,
+        # Until it is fetched, a URL document is identified by its address.
+        checksum=hashlib.sha256(b"url:" + url.encode()).digest(),
+        title=body.title,
+        source_url=url,
+        metadata=body.metadata,
+    )
+
+
+def _checked_url(url: str) -> str:
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise _invalid("body", "url", f"not a valid URL ({error})") from error
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _invalid("body", "url", "must be an absolute http:// or https:// URL")
+    return url
+
+
+async def _from_form(request: Request) -> _Upload:
+    settings = request.state.settings
+    async with request.form(
+        max_files=1, max_fields=len(_FORM_FIELDS), max_part_size=settings.max_upload_bytes
+    ) as form:
+        unknown = sorted(set(form.keys()) - _FORM_FIELDS)
+        if unknown:
+            raise _invalid("form", unknown[0], "unknown field (not part of this request)")
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise _invalid("form", "file", "a file part named `file` is required")
+        content = await file.read()
+        filename = posixpath.basename((file.filename or "").replace("\\", "/"))[:255] or None
+        content_type = (file.content_type or "application/octet-stream")[:200]
+        title = _form_text(form.get("title"), "title")
+        metadata = _form_metadata(form.get("metadata"))
+    if not content:
+        raise _invalid("form", "file", "the file is empty")
+    for field, value in (("file.filename", filename), ("file.content_type", content_type)):
+        if value is not None and "\x00" in value:
+            raise _invalid("form", field, "contains a NUL character")
+    return _Upload(
+        content=content,
+        checksum=hashlib.sha256(content).digest(),
+        title=title or filename or "untitled upload",
+        filename=filename,
+        content_type=content_type,
+        metadata=metadata,
+    )
+
+
+def _form_text(value: str | UploadFile | None, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid("form", field, "must be a text field, not a file")
+    if "\x00" in value:
+        raise _invalid("form", field, "contains a NUL character")
+    try:
+        return msgspec.convert(value, Title)
+    except msgspec.ValidationError as error:
+        raise _invalid("form", field, str(error)) from error
+
+
+def _form_metadata(value: str | UploadFile | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid("form", "metadata", "must be a text field holding a JSON object")
+    try:
+        metadata = msgspec.json.decode(value, type=dict[str, Any])
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise _invalid("form", "metadata", f"must be a JSON object ({error})") from error
+    reject_nul({"metadata": metadata}, "form")
+    return metadata
+
+
+async def list_documents(request: Request) -> Response:
+    principal = await require_user(request)
+    query = decode_query(request.query_params, DocumentsQuery)
+    settings = request.state.settings
+    limit = settings.default_page_size if query.limit is None else query.limit
+    page = await store.list_documents(
+        request.state.db,
+        principal.user_id,
+        shared=query.scope == "shared",
+        limit=check_page_size(limit, settings.max_page_size),
+        cursor=query.cursor,
+    )
+    documents = [document_out(document) for document in page.documents]
+    return json_response(DocumentList(documents=documents, next_cursor=page.next_cursor))
+
+
+async def get_document(request: Request) -> Response:
+    principal = await require_user(request)
+    document_id = path_uuid(request, "document_id")
+    document = await store.get_document(request.state.db, principal.user_id, document_id)
+    return json_response(document_out(document))
+
+
+async def delete_document(request: Request) -> Response:
+    principal = await require_user(request)
+    document_id = path_uuid(request, "document_id")
+    await store.delete_document(
+        request.state.db, principal.user_id, document_id, request_id=request.state.request_id
+    )
+    return Response(status_code=204)

@@ -1,0 +1,65 @@
+"""Operations: liveness, readiness (database and Qdrant), and the OpenAPI description."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+
+from qdrant_client import AsyncQdrantClient
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..json import json_response
+from ..schemas import Health, Readiness
+from ..store import Pool
+
+__all__ = ["health", "openapi", "ready"]
+
+log = logging.getLogger("service.ops")
+
+CHECK_TIMEOUT = 1.5  # seconds per dependency: readiness must answer, not hang
+
+
+async def health(request: Request) -> Response:
+    """The process is up and serving; says nothing about its dependencies."""
+    return json_response(Health("ok"))
+
+
+async def ready(request: Request) -> Response:
+    """200 when PostgreSQL and Qdrant both answer, else 503 naming what is down."""
+    database, qdrant = await asyncio.gather(
+        _check(_ping_database(request.state.db)), _check(_ping_qdrant(request.state.qdrant))
+    )
+    checks = {"database": database, "qdrant": qdrant}
+    if all(result == "ok" for result in checks.values()):
+        return json_response(Readiness("ready", checks))
+    retry_after = str(request.state.settings.retry_after_seconds)
+    return json_response(
+        Readiness("unavailable", checks), status=503, headers={"Retry-After": retry_after}
+    )
+
+
+async def _ping_database(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+
+
+async def _ping_qdrant(client: AsyncQdrantClient) -> None:
+    await client.get_collections()
+
+
+async def _check(ping: Awaitable[None]) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            await ping
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT} s"
+    except Exception as error:
+        log.warning("readiness check failed: %s: %s", type(error).__name__, error)
+        return f"unavailable ({type(error).__name__})"
+    return "ok"
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(request.app.state.openapi)

@@ -1,0 +1,97 @@
+"""The one place configuration is read: the environment, then a ``.env`` file beneath it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class SettingsError(Exception):
+    """A setting is missing or has a value of the wrong kind; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting, named as its environment variable in lower case."""
+
+    # PostgreSQL. Neon: postgresql://...?sslmode=require (asyncpg honours sslmode).
+    database_url: str | None = None
+    db_pool_min_size: NonNegative = 1
+    db_pool_max_size: Positive = 10
+    # 0 for PgBouncer in transaction mode (Neon's pooler): no named prepared statements.
+    db_statement_cache_size: NonNegative = 100
+    db_connect_timeout: Seconds = 2.0
+    db_command_timeout: Seconds = 10.0
+    # Qdrant: a server by URL, otherwise embedded local mode under qdrant_path (":memory:" too).
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_path: str = ".data/qdrant"
+    # Limits.
+    max_body_bytes: Positive = 1_048_576
+    max_upload_bytes: Positive = 20_971_520
+    max_message_chars: Positive = 8_000
+    default_page_size: Positive = 20
+    max_page_size: Positive = 100
+    # Identity.
+    token_ttl_days: Positive = 30
+    cookie_name: str = "chat_token"
+    cookie_secure: bool = False
+    # Failure behaviour: what a 503 tells clients to wait before retrying.
+    retry_after_seconds: Positive = 2
+    # Serving.
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise SettingsError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        if self.default_page_size > self.max_page_size:
+            raise SettingsError("DEFAULT_PAGE_SIZE must not exceed MAX_PAGE_SIZE")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file; blank lines, comments and ``export`` prefixes allowed."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, separator, value = line.removeprefix("export ").partition("=")
+        if not separator:
+            raise SettingsError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Settings from ``environ`` (default: the process environment) over ``env_file``."""
+    source = dict(read_env_file(env_file)) if env_file is not None and env_file.is_file() else {}
+    source.update(os.environ if environ is None else environ)
+    fields = {field.name for field in msgspec.structs.fields(Settings)}
+    raw = {
+        key.lower(): value
+        for key, value in source.items()
+        if key.lower() in fields and key.isupper() and value != ""
+    }
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        message = str(error)
+        name, _, _ = message.rpartition(" - at `$.")
+        variable = message.rpartition("`$.")[2].rstrip("`").upper()
+        raise SettingsError(f"{variable}: {name or message}") from error
