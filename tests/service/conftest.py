@@ -1,0 +1,87 @@
+"""Service fixtures: the real app with its lifespan running, over this test's own database.
+
+Service tests run on the embedded PostgreSQL 18 only: the HTTP layer is version-neutral,
+and the database tests already cover PostgreSQL 15.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def pg_kind() -> str:
+    """Overrides the parametrized server kind: the embedded PostgreSQL 18 only."""
+    return "pg18-embedded"
+
+
+def app_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test app: its own database, in-memory Qdrant, small pool."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "qdrant_path": ":memory:",
+        "db_pool_min_size": 1,
+        "db_pool_max_size": 5,
+    }
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return app_settings(database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A TestClient over the app, lifespan running; 500s come back as responses."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def sign_up(client: TestClient) -> dict[str, str]:
+    """A new anonymous user (made by a first /chat): their Authorization header."""
+    response = client.post("/chat", json={"message": "hello"})
+    assert response.status_code == 200, response.text
+    client.cookies.clear()  # each caller authenticates by header only
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(app: Starlette) -> Iterator[str]:
+    """Serve the app with uvicorn on a loopback port in a background thread; yields its URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
