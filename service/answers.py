@@ -37,10 +37,13 @@ class Answerer(Protocol):
 
 async def answer(answerer: Answerer, question: Question) -> Answer:
     """The complete answer of a stream."""
-    async for item in answerer.stream(question):
+    result = None
+    async for item in answerer.stream(question):  # to the end, so the stream can clean up
         if isinstance(item, Answer):
-            return item
-    raise RuntimeError("the answerer ended without an answer")
+            result = item
+    if result is None:
+        raise RuntimeError("the answerer ended without an answer")
+    return result
 
 
 def estimate_tokens(text: str) -> int:

@@ -270,8 +270,8 @@ async def _events(request: Request, question: Question, turn: _Turn) -> AsyncIte
         async for item in answerer.stream(question):
             if isinstance(item, Answer):
                 result = item
-                break
-            yield _event("delta", {"text": item})
+            else:
+                yield _event("delta", {"text": item})
         if result is None:
             raise RuntimeError("the answerer ended without an answer")
     except Exception as error:
@@ -286,7 +286,8 @@ async def _events(request: Request, question: Question, turn: _Turn) -> AsyncIte
             # The client went away mid-stream: the turn must not stay pending forever.
             with anyio.CancelScope(shield=True):
                 await _fail_quietly(request, stored, "the stream was interrupted")
-    saved = stored is not None and await _complete(request, stored, result)
+    with anyio.CancelScope(shield=True):  # a client leaving now must not cut the write short
+        saved = stored is not None and await _complete(request, stored, result)
     yield _event("done", _response(result, turn, saved=saved))
 
 
