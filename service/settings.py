@@ -30,7 +30,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # 0 for PgBouncer in transaction mode (Neon's pooler): no named prepared statements.
     db_statement_cache_size: NonNegative = 100
     db_connect_timeout: Seconds = 2.0
-    db_command_timeout: Seconds = 10.0
+    # A statement taking longer fails (and a hung server is found out) after this long.
+    db_command_timeout: Seconds = 5.0
     # Qdrant: a server by URL, otherwise embedded local mode under qdrant_path (":memory:" too).
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None

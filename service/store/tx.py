@@ -50,8 +50,10 @@ async def exec_tx(
     while True:
         try:
             return await _attempt(db, work)
-        except RETRYABLE:
-            if attempt >= attempts:
+        except RETRYABLE as error:
+            # A timeout already spent its whole budget waiting: retrying would multiply the
+            # wait of a hung server, so it is reported at once.
+            if attempt >= attempts or isinstance(error, TimeoutError):
                 raise
         await asyncio.sleep(FIRST_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
         attempt += 1
