@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from .. import store
 from ..answers import Answer, Answerer, Question, answer, estimate_tokens
-from ..errors import DATABASE_UNAVAILABLE, ApiError, ErrorBody, ErrorDetail
+from ..errors import DATABASE_UNAVAILABLE, ApiError, ErrorBody, ErrorDetail, error_response
 from ..identity import Identity, NewUser
 from ..json import encode, json_response
 from ..schemas import ChatRequest, ChatResponse, Citation, Usage
@@ -68,9 +68,18 @@ async def chat(request: Request) -> Response:
         )
         response.headers["Cache-Control"] = "no-store"
     else:
-        result = await _answer(request, question, stored)
-        saved = stored is not None and await _complete(request, stored, result)
-        response = json_response(_response(result, turn, saved=saved))
+        try:
+            result = await _answer(request, question, stored)
+        except ApiError as failure:
+            if turn.new_user is None:
+                raise
+            # The failed turn belongs to the new user: hand out their credential anyway,
+            # so a retry with the same client_message_id finds it.
+            failure.details = (failure.details or {}) | {"token": turn.new_user.token}
+            response = error_response(failure)
+        else:
+            saved = stored is not None and await _complete(request, stored, result)
+            response = json_response(_response(result, turn, saved=saved))
     if turn.new_user is not None:
         identity: Identity = request.state.identity
         identity.remember(response, turn.new_user)
