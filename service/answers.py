@@ -14,7 +14,19 @@ import msgspec
 
 from .schemas import Citation, Usage
 
-__all__ = ["Answer", "Answerer", "OfflineAnswerer", "Question", "answer", "estimate_tokens"]
+__all__ = [
+    "Answer",
+    "Answerer",
+    "OfflineAnswerer",
+    "Question",
+    "RetrievalUnavailable",
+    "answer",
+    "estimate_tokens",
+]
+
+
+class RetrievalUnavailable(Exception):
+    """The vector store cannot be searched: /chat answers 503 rather than guess."""
 
 
 class Question(msgspec.Struct, frozen=True, kw_only=True):

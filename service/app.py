@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypedDict
 
 from qdrant_client import AsyncQdrantClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from .answers import Answerer, OfflineAnswerer
+from .answers import Answerer
 from .connections import open_pool, open_qdrant
 from .errors import exception_handlers
 from .identity import Identity, TokenIdentity
 from .middleware import BodyLimit, RequestContext
 from .openapi import openapi_document
+from .rag.answerer import RagAnswerer
+from .rag.ingest import Ingestor
+from .rag.providers import ChatCompletions, Embeddings
+from .rag.vectors import VectorStore
 from .routes import routes
 from .settings import Settings, load_settings
 from .store import Pool
@@ -29,8 +35,57 @@ class State(TypedDict):
     settings: Settings
     db: Pool
     qdrant: AsyncQdrantClient
+    vectors: VectorStore
+    ingestor: Ingestor
     identity: Identity
     answerer: Answerer
+
+
+@asynccontextmanager
+async def open_state(settings: Settings, answerer: Answerer | None = None) -> AsyncIterator[State]:
+    """Open everything the service holds for its lifetime, and close it all on exit."""
+    async with AsyncExitStack() as stack:
+        pool = await open_pool(settings)
+        stack.push_async_callback(pool.close)
+        qdrant = open_qdrant(settings)
+        stack.push_async_callback(qdrant.close)
+        dense = None
+        if settings.embedding_base_url is not None:
+            dense = Embeddings(
+                settings.embedding_base_url,
+                model=settings.embedding_model,
+                api_key=settings.embedding_api_key,
+                timeout=settings.provider_timeout,
+            )
+            stack.push_async_callback(dense.aclose)
+        llm = None
+        if settings.llm_base_url is not None:
+            llm = ChatCompletions(
+                settings.llm_base_url,
+                model=settings.llm_model,
+                api_key=settings.llm_api_key,
+                timeout=settings.provider_timeout,
+            )
+            stack.push_async_callback(llm.aclose)
+        vectors = VectorStore(
+            qdrant,
+            settings.qdrant_collection,
+            dense=dense,
+            payload_indexes=settings.qdrant_url is not None,
+        )
+        yield State(
+            settings=settings,
+            db=pool,
+            qdrant=qdrant,
+            vectors=vectors,
+            ingestor=Ingestor(pool, vectors, settings, dense=dense),
+            identity=TokenIdentity(pool, settings),
+            answerer=(
+                RagAnswerer(pool, vectors, settings, dense=dense, llm=llm)
+                if answerer is None
+                else answerer
+            ),
+        )
 
 
 def create_app(settings: Settings | None = None, *, answerer: Answerer | None = None) -> Starlette:
@@ -39,21 +94,17 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        pool = await open_pool(settings)
-        try:
-            qdrant = open_qdrant(settings)
+        async with open_state(settings, answerer) as state:
+            worker = None
+            if settings.ingest_worker:
+                worker = asyncio.create_task(state["ingestor"].run_forever(), name="ingest")
             try:
-                yield State(
-                    settings=settings,
-                    db=pool,
-                    qdrant=qdrant,
-                    identity=TokenIdentity(pool, settings),
-                    answerer=OfflineAnswerer() if answerer is None else answerer,
-                )
+                yield state
             finally:
-                await qdrant.close()
-        finally:
-            await pool.close()
+                if worker is not None:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
 
     app = Starlette(
         routes=routes(),

@@ -25,7 +25,7 @@ _ERRORS = {
     415: "Unsupported request media type",
     422: "Invalid field (the message names it)",
     502: "The answer could not be generated",
-    503: "PostgreSQL unreachable; retry after Retry-After seconds",
+    503: "PostgreSQL (or, for /chat, Qdrant) unreachable; retry after Retry-After seconds",
 }
 
 

@@ -36,6 +36,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     qdrant_path: str = ".data/qdrant"
+    qdrant_collection: str = "chunks"
+    # Embeddings: the offline lexical default always; a dense OpenAI-compatible
+    # /v1/embeddings endpoint too when EMBEDDING_BASE_URL is set (retrieval is then hybrid).
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
+    embedding_model: str = "text-embedding-3-small"
+    # Answers: extractive offline by default; an OpenAI-compatible /v1/chat/completions
+    # endpoint when LLM_BASE_URL is set.
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_context_tokens: Positive = 3_000  # budget for the session's recent messages
+    provider_timeout: Seconds = 60.0
+    # Retrieval.
+    retrieval_top_k: Positive = 5
+    retrieval_min_score: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    # Ingestion.
+    ingest_worker: bool = True  # run a worker in this process
+    ingest_poll_seconds: Seconds = 2.0
+    ingest_stale_seconds: Seconds = 300.0  # a claim older than this is taken over
+    ingest_max_attempts: Positive = 3
+    chunk_target_chars: Annotated[int, msgspec.Meta(ge=100)] = 1_200
+    chunk_overlap_chars: NonNegative = 200
+    fetch_timeout: Seconds = 10.0
+    fetch_max_bytes: Positive = 10_485_760
+    # Hosts (comma-separated) that URL ingestion may fetch even when they resolve to
+    # loopback or private addresses; "*" allows every host.
+    fetch_allow_hosts: str = ""
     # Limits.
     max_body_bytes: Positive = 1_048_576
     max_upload_bytes: Positive = 20_971_520

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .. import store
-from ..answers import Answer, Answerer, Question, answer, estimate_tokens
+from ..answers import Answer, Answerer, Question, RetrievalUnavailable, answer, estimate_tokens
 from ..errors import DATABASE_UNAVAILABLE, ApiError, ErrorBody, ErrorDetail, error_response
 from ..identity import Identity, NewUser
 from ..json import encode, json_response
@@ -162,6 +162,14 @@ async def _failed(request: Request, stored: store.ChatTurn | None, error: Except
             )
         except DATABASE_UNAVAILABLE:
             details["saved"] = False
+    if isinstance(error, RetrievalUnavailable):
+        return ApiError(
+            503,
+            "retrieval_unavailable",
+            f"the document index cannot be searched; retry shortly ({reason})",
+            details,
+            headers={"Retry-After": str(request.state.settings.retry_after_seconds)},
+        )
     return ApiError(502, "answer_failed", f"the answer could not be generated: {reason}", details)
 
 

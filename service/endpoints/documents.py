@@ -8,6 +8,7 @@ failed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,8 +22,11 @@ from .. import store
 from ..errors import ApiError
 from ..identity import require_user
 from ..json import json_response
+from ..rag.vectors import VectorStore
 from ..schemas import DocumentCreate, DocumentList, DocumentsQuery, Title, document_out
 from ..validation import check_page_size, decode_json, decode_query, path_uuid, reject_nul
+
+log = logging.getLogger("service.documents")
 
 __all__ = ["create_document", "delete_document", "get_document", "list_documents"]
 
@@ -64,6 +68,8 @@ async def create_document(request: Request) -> Response:
         content=upload.content,
         request_id=request.state.request_id,
     )
+    if created.created:
+        request.state.ingestor.wake()
     headers = {"Location": f"/documents/{created.document.id}"}
     status = 202 if created.created else 200
     return json_response(document_out(created.document), status=status, headers=headers)
@@ -81,7 +87,7 @@ def _from_json(body: DocumentCreate) -> _Upload:
         if not body.text.strip():
             raise _invalid("body", "text", "must not be empty")
         content = body.text.encode()
-        first_line = body.text.strip().splitlines()[0][:80]
+        first_line = body.text.strip().splitlines()[0].lstrip("#").strip()[:80] or "untitled text"
         return _Upload(
             content=content,
             checksum=hashlib.sha256(content).digest(),
@@ -195,7 +201,15 @@ async def get_document(request: Request) -> Response:
 async def delete_document(request: Request) -> Response:
     principal = await require_user(request)
     document_id = path_uuid(request, "document_id")
-    await store.delete_document(
+    point_ids = await store.delete_document(
         request.state.db, principal.user_id, document_id, request_id=request.state.request_id
     )
+    vectors: VectorStore = request.state.vectors
+    try:
+        await vectors.delete(point_ids)
+        await vectors.delete_document(document_id)  # points a failed attempt may have left
+    except Exception:
+        # The rows are gone, so no search result can be cited or resolved to them; the
+        # points are removed on the next delete or re-ingestion of the same id.
+        log.exception("could not delete the points of document %s", document_id)
     return Response(status_code=204)

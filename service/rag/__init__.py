@@ -1,0 +1,1 @@
+"""RAG: extract, chunk, embed, retrieve, answer."""

@@ -1,0 +1,319 @@
+"""Extraction: an uploaded document's bytes (plain text, Markdown, HTML or PDF) to clean text.
+
+The format comes from the content type, else the file name's extension, else the bytes
+themselves; anything else is an UnsupportedDocument. Every format's text is then cleaned the
+same way (``clean_text``): chunk offsets point into that text, and PostgreSQL accepts it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import PurePath
+from typing import Final, Literal
+
+import msgspec
+import pypdf
+
+from .chunking import first_heading
+
+__all__ = ["DocumentFormat", "ExtractedText", "UnsupportedDocument", "clean_text", "extract_text"]
+
+DocumentFormat = Literal["text", "markdown", "html", "pdf"]
+
+
+class UnsupportedDocument(Exception):
+    """The bytes cannot be read as text: an unsupported type, or an encrypted or broken PDF."""
+
+
+class ExtractedText(msgspec.Struct, frozen=True):
+    text: str  # cleaned: see clean_text
+    title: str | None  # the HTML <title> or PDF title, else the first Markdown heading
+    format: DocumentFormat
+
+
+_CONTENT_TYPES: Final[dict[str, DocumentFormat]] = {
+    "text/plain": "text",
+    "text/markdown": "markdown",
+    "text/x-markdown": "markdown",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "application/pdf": "pdf",
+}
+# Content types that say nothing about the bytes: the file name or the bytes decide.
+_GENERIC_CONTENT_TYPES: Final = frozenset(
+    {"", "application/octet-stream", "binary/octet-stream", "application/unknown"}
+)
+_EXTENSIONS: Final[dict[str, DocumentFormat]] = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
+# Longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
+_BYTE_ORDER_MARKS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_SNIFF_BYTES = 1024
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
+# Control bytes that do occur in text files (tab, newlines, form feed, backspace, escape).
+_TEXT_CONTROL_BYTES = frozenset(b"\t\n\r\f\b\x1b")
+
+_LINE_BREAKS = re.compile(r"\r\n?|[\v\f]")  # \v and \f separate lines: dropping them glues words
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f]")  # C0 but \t and \n
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
+_EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def extract_text(
+    content: bytes, *, content_type: str | None, filename: str | None
+) -> ExtractedText:
+    """The clean text, title and format of a document; UnsupportedDocument when unreadable."""
+    media_type, charset = _parse_content_type(content_type)
+    document_format = _detect_format(content, media_type, filename)
+    title: str | None = None
+    if document_format == "pdf":
+        raw_text, title = _pdf_text(content)
+    elif document_format == "html":
+        raw_text, title = _html_text(_decode(content, charset or _meta_charset(content)))
+    else:
+        raw_text = _decode(content, charset)
+    text = clean_text(raw_text)
+    clean_title = " ".join(clean_text(title or "").split()) or first_heading(text)
+    return ExtractedText(text, clean_title, document_format)
+
+
+def clean_text(text: str) -> str:
+    """LF line ends, no control characters but tabs, no lone surrogates, no trailing spaces,
+    at most one blank line in a row, no blank lines at either end."""
+    text = _LINE_BREAKS.sub("\n", text)
+    text = _CONTROL_CHARACTERS.sub("", text)
+    text = _LONE_SURROGATES.sub("\ufffd", text)
+    text = _TRAILING_SPACE.sub("", text)
+    return _EXTRA_BLANK_LINES.sub("\n\n", text).strip("\n")
+
+
+def _parse_content_type(content_type: str | None) -> tuple[str, str | None]:
+    """The media type, lowercased, and the charset parameter if any."""
+    if content_type is None:
+        return "", None
+    media_type, *parameters = content_type.split(";")
+    charset = None
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'") or None
+    return media_type.strip().lower(), charset
+
+
+def _detect_format(content: bytes, media_type: str, filename: str | None) -> DocumentFormat:
+    if media_type in _CONTENT_TYPES:
+        return _CONTENT_TYPES[media_type]
+    declared_text = media_type.startswith("text/")  # text/csv and the like: read as text
+    if not declared_text and media_type not in _GENERIC_CONTENT_TYPES:
+        raise UnsupportedDocument(f"unsupported content type {media_type}")
+    extension = PurePath(filename).suffix.lower() if filename else ""
+    if extension in _EXTENSIONS:
+        return _EXTENSIONS[extension]
+    sniffed = _sniff_format(content)
+    if sniffed is not None:
+        return sniffed
+    if declared_text:
+        return "text"
+    raise UnsupportedDocument(
+        f"unsupported binary content{f' ({filename})' if filename else ''}: "
+        "expected text, Markdown, HTML or PDF"
+    )
+
+
+def _sniff_format(content: bytes) -> DocumentFormat | None:
+    """The format the bytes themselves show; None when they look binary."""
+    head = content[:_SNIFF_BYTES].lstrip()
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    lowered = head.lower()
+    if b"<!doctype html" in lowered or b"<html" in lowered:
+        return "html"
+    return None if _looks_binary(content) else "text"
+
+
+def _looks_binary(content: bytes) -> bool:
+    if content.startswith(tuple(mark for mark, _ in _BYTE_ORDER_MARKS)):
+        return False  # UTF-16 text is full of NUL bytes
+    sample = content[:8192]
+    if b"\0" in sample:
+        return True  # as git and grep decide
+    controls = sum(1 for byte in sample if byte < 0x20 and byte not in _TEXT_CONTROL_BYTES)
+    return controls * 10 > len(sample)
+
+
+def _decode(content: bytes, charset: str | None) -> str:
+    """Text from bytes, never failing: invalid bytes become U+FFFD."""
+    for mark, encoding in _BYTE_ORDER_MARKS:  # a byte order mark is unambiguous: it wins
+        if content.startswith(mark):
+            return content[len(mark) :].decode(encoding, errors="replace")
+    if charset is not None:
+        try:
+            return content.decode(charset, errors="replace")
+        except (LookupError, UnicodeError):  # an unknown charset, or a codec that is not text
+            pass
+    return content.decode("utf-8", errors="replace")
+
+
+def _meta_charset(content: bytes) -> str | None:
+    """The charset an HTML document declares in a <meta> near its start."""
+    match = _META_CHARSET.search(content[:_SNIFF_BYTES])
+    if match is None:
+        return None
+    charset = match.group(1).decode("ascii").lower()
+    # Found by reading ASCII, so the bytes cannot be UTF-16/32 whatever the tag says.
+    return "utf-8" if charset.startswith(("utf-16", "utf-32")) else charset
+
+
+def _html_text(html: str) -> tuple[str, str | None]:
+    parser = _HtmlText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except AssertionError as error:  # html.parser's verdict on a few malformed declarations
+        raise UnsupportedDocument(f"unreadable HTML: {error}") from error
+    return parser.text(), parser.title
+
+
+_SKIPPED_TAGS: Final = frozenset({"head", "script", "style", "noscript", "template", "svg"})
+# The elements that may stand in <head>: any other start tag closes an unclosed <head>.
+_HEAD_TAGS: Final = frozenset(
+    {"title", "meta", "link", "base", "style", "script", "noscript", "template"}
+)
+_HEADING_LEVELS: Final = {f"h{level}": level for level in range(1, 7)}
+# fmt: off
+_BLOCK_TAGS: Final = frozenset({
+    "address", "article", "aside", "blockquote", "caption", "dd", "details", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li", "main", "nav",
+    "ol", "p", "pre", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul",
+})
+# fmt: on
+_CELL_TAGS: Final = frozenset({"td", "th"})
+_HTML_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+
+
+class _HtmlText(HTMLParser):
+    """The visible text of an HTML document: blocks as paragraphs, headings as '#' lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)  # entities arrive unescaped in handle_data
+        self.title: str | None = None
+        self._parts: list[str] = []
+        self._skipping: list[str] = []  # the open elements whose content is not text
+        self._title_parts: list[str] | None = None  # inside <title>
+        self._heading: tuple[int, int] | None = None  # (level, index of its first part)
+        self._pre_depth = 0
+
+    def text(self) -> str:
+        self._finish_heading()  # a heading left open at the end of the document
+        return "".join(self._parts)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._skipping == ["head"] and tag not in _HEAD_TAGS:
+            self._skipping.clear()  # the body began without </head>
+        if tag == "title" and self._skipping in ([], ["head"]):  # not an <svg>'s <title>
+            self._title_parts = []
+        elif self._skipping or tag in _SKIPPED_TAGS:
+            if tag in _SKIPPED_TAGS:
+                self._skipping.append(tag)
+        elif tag in _HEADING_LEVELS:
+            self._finish_heading()  # an unclosed heading ends where the next one starts
+            self._break("\n\n")
+            self._heading = (_HEADING_LEVELS[tag], len(self._parts))
+        elif tag == "br":
+            self._break("\n")
+        elif tag in _BLOCK_TAGS:
+            self._break("\n\n")
+        elif tag in _CELL_TAGS:
+            self._append(" ")
+        if tag == "pre" and not self._skipping:
+            self._pre_depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self._title_parts is not None:
+            title = " ".join("".join(self._title_parts).split())
+            self.title = self.title or title or None
+            self._title_parts = None
+        elif self._skipping:
+            if tag in self._skipping:  # also closes what was left open inside it
+                del self._skipping[len(self._skipping) - self._skipping[::-1].index(tag) - 1 :]
+        elif tag in _HEADING_LEVELS:
+            self._finish_heading()
+            self._break("\n\n")
+        elif tag in _BLOCK_TAGS:
+            self._break("\n\n")
+            if tag == "pre":
+                self._pre_depth = max(0, self._pre_depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self._title_parts is not None:
+            self._title_parts.append(data)
+        elif not self._skipping:
+            self._append(data if self._pre_depth else _HTML_WHITESPACE.sub(" ", data))
+
+    def _append(self, text: str) -> None:
+        at_line_start = not self._parts or self._parts[-1].endswith("\n")
+        if at_line_start and not self._pre_depth:
+            text = text.lstrip(" ")
+        if text:
+            self._parts.append(text)
+
+    def _break(self, newlines: str) -> None:
+        if self._parts:
+            self._parts[-1] = self._parts[-1].rstrip(" ")
+            self._parts.append(newlines)
+
+    def _finish_heading(self) -> None:
+        """Replace the heading's text with one '#' line, so the chunker sees the heading."""
+        if self._heading is None:
+            return
+        level, first_part = self._heading
+        self._heading = None
+        words = "".join(self._parts[first_part:]).split()
+        del self._parts[first_part:]
+        if words:
+            self._parts.append(f"{'#' * level} {' '.join(words)}")
+
+
+def _pdf_text(content: bytes) -> tuple[str, str | None]:
+    """Every page's text, pages separated by a blank line, and the title from the metadata."""
+    reader = _open_pdf(content)
+    try:
+        pages = [page.extract_text() for page in reader.pages]
+        metadata = reader.metadata
+        title = metadata.title if metadata is not None else None
+    except Exception as error:  # a broken file fails in pypdf with many exception types
+        raise UnsupportedDocument(f"unreadable PDF: {_reason(error)}") from error
+    text = "\n\n".join(page for page in pages if page.strip())
+    return text, title if isinstance(title, str) else None
+
+
+def _open_pdf(content: bytes) -> pypdf.PdfReader:
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(content))
+        # Opening tried the empty password, which PDFs that only restrict printing or
+        # copying use: those are read like any other.
+        locked = reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED
+    except Exception as error:  # a broken file fails in pypdf with many exception types
+        raise UnsupportedDocument(f"unreadable PDF: {_reason(error)}") from error
+    if locked:
+        raise UnsupportedDocument("encrypted PDF: it cannot be read without its password")
+    return reader
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__

@@ -1,0 +1,228 @@
+"""Ingestion: a document row becomes chunks in PostgreSQL and points in Qdrant, as a durable job.
+
+Jobs live in the documents table. A worker claims one (``FOR UPDATE SKIP LOCKED``, so
+replicas share the queue; a claim older than INGEST_STALE_SECONDS is taken over, so a
+crashed worker's job resumes), reads the upload or fetches the URL, extracts, chunks and
+embeds, writes the points, and only then completes the document with its chunk rows. Any
+failure removes the document's points and records the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+
+from generated import documents as document_queries
+from generated import models
+
+from .. import store
+from ..errors import DATABASE_UNAVAILABLE
+from ..settings import Settings
+from .chunking import TextChunk, chunk_text
+from .extract import UnsupportedDocument, extract_text
+from .fetch import FetchError, fetch_url
+from .providers import Embeddings, ProviderError
+from .sparse import MODEL_NAME, document_vector
+from .vectors import ChunkPoint, VectorStore, owner_key
+
+__all__ = ["IngestionError", "Ingestor", "worker_name"]
+
+log = logging.getLogger("service.ingest")
+
+# Point ids are derived from the document and chunk index, so a retried job overwrites
+# its own earlier points instead of leaving strays.
+_POINTS = uuid.UUID("0f9b6f0e-2f3c-4a8e-b0e6-7f5d2c1a9e44")
+
+
+class IngestionError(Exception):
+    """The document cannot be ingested as it is; the message is stored as its error."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def point_id(document_id: uuid.UUID, chunk_index: int) -> uuid.UUID:
+    return uuid.uuid5(_POINTS, f"{document_id}:{chunk_index}")
+
+
+class Ingestor:
+    """Runs ingestion jobs against one database, one collection and the configured embedders."""
+
+    def __init__(
+        self,
+        db: store.Pool,
+        vectors: VectorStore,
+        settings: Settings,
+        *,
+        dense: Embeddings | None = None,
+        worker: str | None = None,
+    ) -> None:
+        self.db = db
+        self.vectors = vectors
+        self.settings = settings
+        self.dense = dense
+        self.worker = worker_name() if worker is None else worker
+        self._wake = asyncio.Event()
+
+    @property
+    def embedding_model(self) -> str:
+        return MODEL_NAME if self.dense is None else f"{MODEL_NAME}+{self.dense.model}"
+
+    def wake(self) -> None:
+        """New work was queued: stop waiting for the next poll."""
+        self._wake.set()
+
+    async def run_once(self) -> models.Document | None:
+        """Claim and ingest one document; None when there was nothing to do."""
+        document = await store.claim_document(
+            self.db,
+            worker=self.worker,
+            stale_after=datetime.timedelta(seconds=self.settings.ingest_stale_seconds),
+            max_attempts=self.settings.ingest_max_attempts,
+        )
+        if document is None:
+            return None
+        return await self.ingest(document)
+
+    async def run_forever(self) -> None:
+        """The worker loop of the service process: drain the queue, then wait for work."""
+        while True:
+            try:
+                while await self.run_once() is not None:
+                    pass
+            except DATABASE_UNAVAILABLE as error:
+                log.warning("ingestion paused, database unavailable: %s", type(error).__name__)
+            except Exception:
+                log.exception("ingestion worker error")
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(self.settings.ingest_poll_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def ingest(self, document: models.Document) -> models.Document:
+        """Ingest a document this worker has claimed: completed, or failed with the error."""
+        try:
+            chunks = await self._chunks(document)
+            await self._write_points(document, chunks)
+        except (IngestionError, UnsupportedDocument, FetchError, ProviderError) as error:
+            return await self._fail(document, str(error))
+        except Exception as error:
+            log.exception("ingestion of %s failed", document.id)
+            return await self._fail(document, f"{type(error).__name__}: {error}")
+        try:
+            completed = await store.complete_document(
+                self.db,
+                document.id,
+                worker=self.worker,
+                document_chunks=[
+                    store.Chunk(
+                        chunk_index=chunk.index,
+                        point_id=point_id(document.id, chunk.index),
+                        content=chunk.text,
+                        char_start=chunk.char_start,
+                        char_end=chunk.char_end,
+                    )
+                    for chunk in chunks
+                ],
+                embedding_model=self.embedding_model,
+                collection=self.vectors.collection,
+            )
+        except BaseException:
+            await self._remove_points(document.id)
+            raise
+        log.info(
+            "document ingested",
+            extra={"document_id": str(document.id), "chunk_count": len(chunks)},
+        )
+        return completed
+
+    async def _chunks(self, document: models.Document) -> list[TextChunk]:
+        content, content_type = await self._content(document)
+        extracted = extract_text(content, content_type=content_type, filename=document.filename)
+        chunks = chunk_text(
+            extracted.text,
+            target_chars=self.settings.chunk_target_chars,
+            overlap_chars=self.settings.chunk_overlap_chars,
+        )
+        if not chunks:
+            raise IngestionError("the document contains no text")
+        return chunks
+
+    async def _content(self, document: models.Document) -> tuple[bytes, str | None]:
+        source = await store.exec_tx(
+            self.db,
+            lambda conn: document_queries.get_document_source_for_worker(
+                conn, document_id=document.id
+            ),
+        )
+        if source is not None:
+            return source, document.content_type
+        if document.source_url is None:
+            raise IngestionError("the document has neither content nor a URL")
+        allow = frozenset(
+            host.strip().lower()
+            for host in self.settings.fetch_allow_hosts.split(",")
+            if host.strip()
+        )
+        fetched = await fetch_url(
+            document.source_url,
+            timeout_seconds=self.settings.fetch_timeout,
+            max_bytes=self.settings.fetch_max_bytes,
+            allow_hosts=allow,
+        )
+        return fetched.content, fetched.content_type
+
+    async def _write_points(self, document: models.Document, chunks: Sequence[TextChunk]) -> None:
+        texts = [chunk.text for chunk in chunks]
+        dense = None if self.dense is None else await self.dense.embed(texts)
+        payload_base = {
+            "owner": owner_key(document.owner_id),
+            "document_id": str(document.id),
+            "title": document.title or document.filename or document.source_url,
+            "url": document.source_url,
+        }
+        points = [
+            ChunkPoint(
+                point_id=point_id(document.id, chunk.index),
+                sparse=document_vector(chunk.text),
+                dense=None if dense is None else dense[chunk.index],
+                payload=payload_base
+                | {"chunk_index": chunk.index, "heading": chunk.heading, "text": chunk.text},
+            )
+            for chunk in chunks
+        ]
+        # A retry may find fewer chunks than the attempt before: clear the old points first.
+        await self.vectors.delete_document(document.id)
+        await self.vectors.upsert(points)
+
+    async def _remove_points(self, document_id: uuid.UUID) -> None:
+        try:
+            await self.vectors.delete_document(document_id)
+        except Exception:
+            log.exception("could not remove the points of %s", document_id)
+
+    async def _fail(self, document: models.Document, error: str) -> models.Document:
+        await self._remove_points(document.id)
+        log.warning("document failed", extra={"document_id": str(document.id), "error": error})
+        return await store.fail_document(self.db, document.id, worker=self.worker, error=error)
+
+
+def describe(document: models.Document) -> str:
+    """One line for progress output."""
+    name = document.title or document.filename or document.source_url or str(document.id)
+    detail = f" ({document.error})" if document.error else ""
+    return f"{document.status:<9} {name}{detail}"
+
+
+def to_json(document: models.Document) -> bytes:
+    return msgspec.json.encode(document)
