@@ -18,12 +18,13 @@ PG_BIN = $(shell $(BIN)/python -m tools.localpg bin)
 DBMATE = PATH="$(PG_BIN):$$PATH" DATABASE_URL="$(DB_URL)" \
 	DBMATE_MIGRATIONS_DIR=db/migrations DBMATE_SCHEMA_FILE=db/schema.sql dbmate
 
-.PHONY: help install gen check-generated lint test run clean \
+.PHONY: help install gen check-generated lint test run eval clean \
 	db db-stop migrate migration rollback status psql bench-micro
 
 help:
 	@echo "make run              serve the app on embedded defaults"
 	@echo "make test             install everything, check generated code, lint, run all tests"
+	@echo "make eval             recall@3 and MRR of retrieval over the sample corpus"
 	@echo "make gen              regenerate generated/ from db/migrations and queries/"
 	@echo "make check-generated  fail if generated/ is not what make gen writes"
 	@echo "make lint             ruff check, ruff format --check, mypy --strict"
@@ -56,9 +57,17 @@ test: $(STAMP) check-generated lint
 	python -m pytest
 
 # DATABASE_URL / QDRANT_URL when set; otherwise the embedded PostgreSQL and local Qdrant.
+# The sample corpus (docs/) goes into the shared corpus once: identical content is a no-op.
 run: $(STAMP)
 	$(DBMATE) --no-dump-schema --wait up
+	DATABASE_URL="$(DB_URL)" python -m service ingest docs --shared
 	DATABASE_URL="$(DB_URL)" python -m service serve
+
+# Retrieval quality on eval/questions.json over the sample corpus (ingested first).
+eval: $(STAMP)
+	$(DBMATE) --no-dump-schema --wait up
+	DATABASE_URL="$(DB_URL)" python -m service ingest docs --shared
+	DATABASE_URL="$(DB_URL)" python -m service eval
 
 db: $(STAMP)
 	@python -m tools.localpg start

@@ -21,6 +21,7 @@ __all__ = [
     "DELETE_DOCUMENT",
     "GET_DOCUMENT",
     "GET_DOCUMENT_BY_CHECKSUM",
+    "GET_DOCUMENT_FOR_WORKER",
     "GET_DOCUMENT_SOURCE_FOR_WORKER",
     "LIST_DOCUMENTS",
     "LIST_SHARED_DOCUMENTS",
@@ -34,6 +35,7 @@ __all__ = [
     "delete_document",
     "get_document",
     "get_document_by_checksum",
+    "get_document_for_worker",
     "get_document_source_for_worker",
     "list_documents",
     "list_shared_documents",
@@ -194,6 +196,25 @@ async def get_document_by_checksum(
 ) -> models.Document | None:
     """Returns the document with this checksum owned by user_id (NULL: the shared corpus)."""
     row = await conn.fetchrow(GET_DOCUMENT_BY_CHECKSUM, checksum, user_id)
+    if row is None:
+        return None
+    return models.Document(*row)
+
+
+GET_DOCUMENT_FOR_WORKER: Final[str] = """\
+-- name: GetDocumentForWorker :one
+SELECT id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at FROM documents
+WHERE id = $1
+"""
+
+
+async def get_document_for_worker(
+    conn: Executor,
+    *,
+    document_id: uuid.UUID,
+) -> models.Document | None:
+    """Returns any document by id, for the ingestion worker and operator tools (not for users)."""
+    row = await conn.fetchrow(GET_DOCUMENT_FOR_WORKER, document_id)
     if row is None:
         return None
     return models.Document(*row)

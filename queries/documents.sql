@@ -23,6 +23,11 @@ SELECT * FROM documents
 WHERE id = @document_id
   AND (owner_id = @user_id::uuid OR owner_id IS NULL);
 
+-- name: GetDocumentForWorker :one
+-- Returns any document by id, for the ingestion worker and operator tools (not for users).
+SELECT * FROM documents
+WHERE id = @document_id;
+
 -- name: ListDocuments :many
 -- Lists the user's own documents, newest first; pass the last row's (created_at, id) as the cursor for the next page.
 SELECT * FROM documents

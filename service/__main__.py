@@ -1,15 +1,21 @@
-"""``python -m service serve``: serve the API with uvicorn (make run prepares the database)."""
+"""``python -m service serve | ingest PATH_OR_URL... | eval``: the service's command line."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+import uuid
+from pathlib import Path
 
 import uvicorn
 
 from .app import create_app
+from .cli import evaluate, ingest, load_questions
 from .logs import configure_logging
 from .settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,13 +24,26 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", help="overrides HOST")
     serve.add_argument("--port", type=int, help="overrides PORT")
+    add = commands.add_parser("ingest", help="ingest files, directories and URLs")
+    add.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    owner = add.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--shared", action="store_true", help="into the shared corpus")
+    owner.add_argument("--user", type=uuid.UUID, help="as this user's private documents")
+    check = commands.add_parser("eval", help="recall@3 and MRR of retrieval on the eval set")
+    check.add_argument("--questions", type=Path, default=ROOT / "eval" / "questions.json")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level if args.command == "serve" else "WARNING")
+    if args.command == "ingest":
+        failed = asyncio.run(ingest(settings, args.sources, owner=args.user))
+        return 1 if failed else 0
+    if args.command == "eval":
+        asyncio.run(evaluate(settings, load_questions(args.questions)))
+        return 0
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"Serving on http://{host}:{port}  (API description: /openapi.json)", flush=True)
