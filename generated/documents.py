@@ -19,6 +19,7 @@ __all__ = [
     "CREATE_DOCUMENT",
     "CREATE_DOCUMENT_SOURCE",
     "DELETE_DOCUMENT",
+    "FAIL_ABANDONED_DOCUMENTS_FOR_WORKER",
     "GET_DOCUMENT",
     "GET_DOCUMENT_BY_CHECKSUM",
     "GET_DOCUMENT_FOR_WORKER",
@@ -28,11 +29,13 @@ __all__ = [
     "MARK_DOCUMENT_COMPLETED_FOR_WORKER",
     "MARK_DOCUMENT_FAILED_FOR_WORKER",
     "MARK_DOCUMENT_PROCESSING_FOR_WORKER",
+    "REQUEUE_DOCUMENT",
     "CreateDocumentParams",
     "claim_document_for_worker",
     "create_document",
     "create_document_source",
     "delete_document",
+    "fail_abandoned_documents_for_worker",
     "get_document",
     "get_document_by_checksum",
     "get_document_for_worker",
@@ -42,6 +45,7 @@ __all__ = [
     "mark_document_completed_for_worker",
     "mark_document_failed_for_worker",
     "mark_document_processing_for_worker",
+    "requeue_document",
 ]
 
 
@@ -157,6 +161,29 @@ async def delete_document(conn: Executor, *, document_id: uuid.UUID, user_id: uu
     """Deletes one of the user's own documents with its chunks (citations keep their snapshot)."""
     status = await conn.execute(DELETE_DOCUMENT, document_id, user_id)
     return int(status.rpartition(" ")[2])
+
+
+FAIL_ABANDONED_DOCUMENTS_FOR_WORKER: Final[str] = """\
+-- name: FailAbandonedDocumentsForWorker :many
+UPDATE documents
+SET status = 'failed',
+    error = 'ingestion was interrupted ' || attempts || ' times; giving up'
+WHERE status = 'processing'
+  AND claimed_at < $1::timestamptz
+  AND attempts >= $2
+RETURNING id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at
+"""
+
+
+async def fail_abandoned_documents_for_worker(
+    conn: Executor,
+    *,
+    stale_before: datetime.datetime,
+    max_attempts: int,
+) -> list[models.Document]:
+    """Fails the documents whose workers died on every allowed attempt, so they stop looking in progress."""
+    rows = await conn.fetch(FAIL_ABANDONED_DOCUMENTS_FOR_WORKER, stale_before, max_attempts)
+    return [models.Document(*row) for row in rows]
 
 
 GET_DOCUMENT: Final[str] = """\
@@ -371,6 +398,32 @@ async def mark_document_processing_for_worker(
 ) -> models.Document | None:
     """Claims one specific pending document (ingestion right after upload); returns nothing when it is not pending."""
     row = await conn.fetchrow(MARK_DOCUMENT_PROCESSING_FOR_WORKER, claimed_by, document_id)
+    if row is None:
+        return None
+    return models.Document(*row)
+
+
+REQUEUE_DOCUMENT: Final[str] = """\
+-- name: RequeueDocument :one
+UPDATE documents
+SET status = 'pending',
+    error = NULL,
+    attempts = 0
+WHERE id = $1
+  AND owner_id IS NOT DISTINCT FROM $2::uuid
+  AND status IN ('completed', 'failed')
+RETURNING id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at
+"""
+
+
+async def requeue_document(
+    conn: Executor,
+    *,
+    document_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+) -> models.Document | None:
+    """Queues one of the user's finished documents for ingestion again (a URL whose content may have changed)."""
+    row = await conn.fetchrow(REQUEUE_DOCUMENT, document_id, user_id)
     if row is None:
         return None
     return models.Document(*row)

@@ -75,6 +75,27 @@ WHERE id = (
 )
 RETURNING *;
 
+-- name: FailAbandonedDocumentsForWorker :many
+-- Fails the documents whose workers died on every allowed attempt, so they stop looking in progress.
+UPDATE documents
+SET status = 'failed',
+    error = 'ingestion was interrupted ' || attempts || ' times; giving up'
+WHERE status = 'processing'
+  AND claimed_at < @stale_before::timestamptz
+  AND attempts >= @max_attempts
+RETURNING *;
+
+-- name: RequeueDocument :one
+-- Queues one of the user's finished documents for ingestion again (a URL whose content may have changed).
+UPDATE documents
+SET status = 'pending',
+    error = NULL,
+    attempts = 0
+WHERE id = @document_id
+  AND owner_id IS NOT DISTINCT FROM sqlc.narg(user_id)::uuid
+  AND status IN ('completed', 'failed')
+RETURNING *;
+
 -- name: MarkDocumentProcessingForWorker :one
 -- Claims one specific pending document (ingestion right after upload); returns nothing when it is not pending.
 UPDATE documents

@@ -68,11 +68,16 @@ async def create_document(request: Request) -> Response:
         content=upload.content,
         request_id=request.state.request_id,
     )
-    if created.created:
+    document, queued = created.document, created.created
+    if not queued and upload.source_url is not None:
+        # The same URL again: its content may have changed, so fetch and ingest it anew
+        # (the new chunks replace the old). Still in progress: nothing to do.
+        requeued = await store.requeue_document(request.state.db, principal.user_id, document.id)
+        document, queued = requeued or document, requeued is not None
+    if queued:
         request.state.ingestor.wake()
-    headers = {"Location": f"/documents/{created.document.id}"}
-    status = 202 if created.created else 200
-    return json_response(document_out(created.document), status=status, headers=headers)
+    headers = {"Location": f"/documents/{document.id}"}
+    return json_response(document_out(document), status=202 if queued else 200, headers=headers)
 
 
 def _from_json(body: DocumentCreate) -> _Upload:

@@ -19,6 +19,7 @@ from .documents import (
     fail_document,
     get_document,
     list_documents,
+    requeue_document,
     start_document,
 )
 from .errors import Conflict, InvalidInput, NotFound, StoreError
@@ -77,6 +78,7 @@ __all__ = [
     "list_sessions",
     "lookup_credential",
     "purge_expired_sessions",
+    "requeue_document",
     "revoke_credential",
     "start_chat_turn",
     "start_document",

@@ -27,6 +27,7 @@ __all__ = [
     "fail_document",
     "get_document",
     "list_documents",
+    "requeue_document",
     "start_document",
 ]
 
@@ -147,13 +148,34 @@ async def list_documents(
 async def claim_document(
     db: Db, *, worker: str, stale_after: datetime.timedelta, max_attempts: int
 ) -> models.Document | None:
-    """Claim the oldest pending document (or a stale claim) for ``worker``; None when idle."""
+    """Claim the oldest pending document (or a stale claim) for ``worker``; None when idle.
+
+    Stale claims that used up ``max_attempts`` are failed first (audited), never retried.
+    """
     stale_before = datetime.datetime.now(datetime.UTC) - stale_after
+
+    async def work(conn: Connection) -> models.Document | None:
+        abandoned = await documents.fail_abandoned_documents_for_worker(
+            conn, stale_before=stale_before, max_attempts=max_attempts
+        )
+        for document in abandoned:
+            await _audit(
+                conn, "document.failed", document, worker=worker, error=document.error or ""
+            )
+        return await documents.claim_document_for_worker(
+            conn, claimed_by=worker, stale_before=stale_before, max_attempts=max_attempts
+        )
+
+    return await exec_tx(db, work)
+
+
+async def requeue_document(
+    db: Db, user_id: uuid.UUID | None, document_id: uuid.UUID
+) -> models.Document | None:
+    """Queue a completed or failed document again; None when it is pending or processing."""
     return await exec_tx(
         db,
-        lambda conn: documents.claim_document_for_worker(
-            conn, claimed_by=worker, stale_before=stale_before, max_attempts=max_attempts
-        ),
+        lambda conn: documents.requeue_document(conn, document_id=document_id, user_id=user_id),
     )
 
 

@@ -41,6 +41,7 @@ ALLOWED_WITHOUT_USER_ID = {
     "delete_document_chunks_for_worker",
     "get_document_source_for_worker",
     "get_document_for_worker",
+    "fail_abandoned_documents_for_worker",
     # Chunks get their owner from their document, by trigger; called by the worker.
     "copy_document_chunks",
     # The shared corpus belongs to no user.
