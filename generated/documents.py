@@ -167,7 +167,7 @@ FAIL_ABANDONED_DOCUMENTS_FOR_WORKER: Final[str] = """\
 -- name: FailAbandonedDocumentsForWorker :many
 UPDATE documents
 SET status = 'failed',
-    error = 'ingestion was interrupted ' || attempts || ' times; giving up'
+    error = 'ingestion was interrupted on every attempt (' || attempts || '); giving up'
 WHERE status = 'processing'
   AND claimed_at < $1::timestamptz
   AND attempts >= $2
@@ -355,7 +355,8 @@ MARK_DOCUMENT_FAILED_FOR_WORKER: Final[str] = """\
 -- name: MarkDocumentFailedForWorker :one
 UPDATE documents
 SET status = 'failed',
-    error = $1::text
+    error = $1::text,
+    chunk_count = 0
 WHERE id = $2
   AND status = 'processing'
   AND claimed_by = $3::text
@@ -370,7 +371,7 @@ async def mark_document_failed_for_worker(
     document_id: uuid.UUID,
     claimed_by: str,
 ) -> models.Document | None:
-    """Fails a document this worker has claimed, with the error; returns nothing when the claim was lost."""
+    """Fails a document this worker has claimed, with the error, and with no chunks (their points are gone); returns nothing when the claim was lost."""
     row = await conn.fetchrow(MARK_DOCUMENT_FAILED_FOR_WORKER, error, document_id, claimed_by)
     if row is None:
         return None

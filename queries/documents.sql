@@ -79,7 +79,7 @@ RETURNING *;
 -- Fails the documents whose workers died on every allowed attempt, so they stop looking in progress.
 UPDATE documents
 SET status = 'failed',
-    error = 'ingestion was interrupted ' || attempts || ' times; giving up'
+    error = 'ingestion was interrupted on every attempt (' || attempts || '); giving up'
 WHERE status = 'processing'
   AND claimed_at < @stale_before::timestamptz
   AND attempts >= @max_attempts
@@ -120,10 +120,11 @@ WHERE id = @document_id
 RETURNING *;
 
 -- name: MarkDocumentFailedForWorker :one
--- Fails a document this worker has claimed, with the error; returns nothing when the claim was lost.
+-- Fails a document this worker has claimed, with the error, and with no chunks (their points are gone); returns nothing when the claim was lost.
 UPDATE documents
 SET status = 'failed',
-    error = @error::text
+    error = @error::text,
+    chunk_count = 0
 WHERE id = @document_id
   AND status = 'processing'
   AND claimed_by = @claimed_by::text

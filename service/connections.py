@@ -38,7 +38,11 @@ async def open_pool(settings: Settings) -> Pool:
 def open_qdrant(settings: Settings) -> AsyncQdrantClient:
     """A Qdrant server by QDRANT_URL, otherwise embedded local mode at QDRANT_PATH."""
     if settings.qdrant_url is not None:
-        return AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        # No version check at start-up: it runs in a thread and only warns; /ready reports
+        # an unreachable server instead.
+        return AsyncQdrantClient(
+            url=settings.qdrant_url, api_key=settings.qdrant_api_key, check_compatibility=False
+        )
     if settings.qdrant_path == ":memory:":
         return AsyncQdrantClient(location=":memory:")
     return AsyncQdrantClient(path=settings.qdrant_path)

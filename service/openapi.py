@@ -104,10 +104,7 @@ def _operation(
             schema = {"type": "object"} if kind is Any else refs[kind]
             response["content"] = {"application/json": {"schema": schema}}
             if operation.stream and status == 200:
-                response["content"]["text/event-stream"] = {
-                    "schema": {"type": "string"},
-                    "description": "events: start, delta..., then done (this response) or error",
-                }
+                response["content"]["text/event-stream"] = {"schema": _EVENT}
         described["responses"][str(status)] = response
     for status in _error_statuses(operation):
         described["responses"][str(status)] = {
@@ -116,6 +113,17 @@ def _operation(
         }
     return described
 
+
+# One server-sent event of a streamed answer: start, delta..., then done (the JSON response)
+# or error; ``data`` is JSON.
+_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": ["start", "delta", "done", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
 
 _UPLOAD_FORM = {
     "type": "object",

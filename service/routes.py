@@ -28,6 +28,7 @@ from .schemas import (
     SessionsQuery,
     SessionUpdate,
 )
+from .validation import reject_query
 
 __all__ = ["OPERATIONS", "Operation", "routes"]
 
@@ -183,8 +184,22 @@ OPERATIONS: list[Operation] = [
 ]
 
 
+def _dispatch(by_method: dict[str, Operation]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        operation = by_method["GET" if request.method == "HEAD" else request.method]
+        if operation.query is None:
+            reject_query(request.query_params)
+        return await operation.endpoint(request)
+
+    return endpoint
+
+
 def routes() -> list[Route]:
+    """One route per path, so a wrong method is a 405 that lists every allowed one."""
+    by_path: dict[str, dict[str, Operation]] = {}
+    for operation in OPERATIONS:
+        by_path.setdefault(operation.path, {})[operation.method] = operation
     return [
-        Route(operation.path, operation.endpoint, methods=[operation.method])
-        for operation in OPERATIONS
+        Route(path, _dispatch(by_method), methods=list(by_method))
+        for path, by_method in by_path.items()
     ]

@@ -11,6 +11,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from generated import models
 
@@ -99,8 +100,9 @@ class SessionUpdate(Input, frozen=True):
 
 
 class SessionsQuery(Input, frozen=True):
-    limit: int | None = None
-    cursor: Cursor | None = None
+    # UNSET rather than None: a query string cannot say null ("?limit=null" is an error).
+    limit: int | UnsetType = UNSET
+    cursor: Cursor | UnsetType = UNSET
 
 
 class SessionOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,8 +121,8 @@ class SessionList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessagesQuery(Input, frozen=True):
-    limit: int | None = None
-    before: Cursor | None = None
+    limit: int | UnsetType = UNSET
+    before: Cursor | UnsetType = UNSET
 
 
 class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,8 +162,8 @@ class DocumentCreate(Input, frozen=True):
 
 
 class DocumentsQuery(Input, frozen=True):
-    limit: int | None = None
-    cursor: Cursor | None = None
+    limit: int | UnsetType = UNSET
+    cursor: Cursor | UnsetType = UNSET
     scope: Literal["own", "shared"] = "own"
 
 

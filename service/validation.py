@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 
 from .errors import ApiError
+from .store import InvalidInput
 
 __all__ = [
     "check_length",
     "check_page_size",
     "decode_json",
     "decode_query",
+    "named_cursor",
     "path_uuid",
     "reject_nul",
+    "reject_query",
 ]
 
 T = TypeVar("T")
@@ -73,10 +77,12 @@ async def decode_json(request: Request, kind: type[T]) -> T:
         value = msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as error:
         raise _invalid("body", error) from error
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise ApiError(
             400, "invalid_json", f"the request body is not valid JSON: {error}"
         ) from error
+    except RecursionError as error:
+        raise ApiError(400, "invalid_json", "the request body is nested too deeply") from error
     reject_nul(value, "body")
     return value
 
@@ -89,6 +95,26 @@ def decode_query(params: Mapping[str, str], kind: type[T]) -> T:
         raise _invalid("query", error) from error
     reject_nul(value, "query")
     return value
+
+
+def reject_query(params: Mapping[str, str]) -> None:
+    """422 for query parameters on a route that takes none (they would be ignored)."""
+    for name in params:
+        details = {"location": "query", "field": name}
+        message = f"query field `{name}`: unknown field (not part of this request)"
+        raise ApiError(422, "invalid_request", message, details)
+
+
+@contextmanager
+def named_cursor(field: str) -> Iterator[None]:
+    """Name the query parameter when the store rejects a cursor (the only input it checks)."""
+    try:
+        yield
+    except InvalidInput as error:
+        details = {"location": "query", "field": field}
+        raise ApiError(
+            422, "invalid_request", f"query field `{field}`: {error}", details
+        ) from error
 
 
 def path_uuid(request: Request, name: str) -> uuid.UUID:

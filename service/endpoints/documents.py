@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from msgspec import UNSET
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +25,14 @@ from ..identity import require_user
 from ..json import json_response
 from ..rag.vectors import VectorStore
 from ..schemas import DocumentCreate, DocumentList, DocumentsQuery, Title, document_out
-from ..validation import check_page_size, decode_json, decode_query, path_uuid, reject_nul
+from ..validation import (
+    check_page_size,
+    decode_json,
+    decode_query,
+    named_cursor,
+    path_uuid,
+    reject_nul,
+)
 
 log = logging.getLogger("service.documents")
 
@@ -174,7 +182,7 @@ def _form_metadata(value: str | UploadFile | None) -> dict[str, Any] | None:
         raise _invalid("form", "metadata", "must be a text field holding a JSON object")
     try:
         metadata = msgspec.json.decode(value, type=dict[str, Any])
-    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as error:
         raise _invalid("form", "metadata", f"must be a JSON object ({error})") from error
     reject_nul({"metadata": metadata}, "form")
     return metadata
@@ -184,14 +192,15 @@ async def list_documents(request: Request) -> Response:
     principal = await require_user(request)
     query = decode_query(request.query_params, DocumentsQuery)
     settings = request.state.settings
-    limit = settings.default_page_size if query.limit is None else query.limit
-    page = await store.list_documents(
-        request.state.db,
-        principal.user_id,
-        shared=query.scope == "shared",
-        limit=check_page_size(limit, settings.max_page_size),
-        cursor=query.cursor,
-    )
+    limit = settings.default_page_size if query.limit is UNSET else query.limit
+    with named_cursor("cursor"):
+        page = await store.list_documents(
+            request.state.db,
+            principal.user_id,
+            shared=query.scope == "shared",
+            limit=check_page_size(limit, settings.max_page_size),
+            cursor=query.cursor or None,
+        )
     documents = [document_out(document) for document in page.documents]
     return json_response(DocumentList(documents=documents, next_cursor=page.next_cursor))
 

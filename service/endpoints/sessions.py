@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from msgspec import UNSET, UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,7 +20,7 @@ from ..schemas import (
     message_out,
     session_out,
 )
-from ..validation import check_page_size, decode_json, decode_query, path_uuid
+from ..validation import check_page_size, decode_json, decode_query, named_cursor, path_uuid
 
 __all__ = [
     "create_session",
@@ -31,22 +32,23 @@ __all__ = [
 ]
 
 
-def _limit(request: Request, limit: int | None) -> int:
+def _limit(request: Request, limit: int | UnsetType) -> int:
     settings = request.state.settings
     return check_page_size(
-        settings.default_page_size if limit is None else limit, settings.max_page_size
+        settings.default_page_size if limit is UNSET else limit, settings.max_page_size
     )
 
 
 async def list_sessions(request: Request) -> Response:
     principal = await require_user(request)
     query = decode_query(request.query_params, SessionsQuery)
-    page = await store.list_sessions(
-        request.state.db,
-        principal.user_id,
-        limit=_limit(request, query.limit),
-        cursor=query.cursor,
-    )
+    with named_cursor("cursor"):
+        page = await store.list_sessions(
+            request.state.db,
+            principal.user_id,
+            limit=_limit(request, query.limit),
+            cursor=query.cursor or None,
+        )
     sessions = [session_out(session) for session in page.sessions]
     return json_response(SessionList(sessions=sessions, next_cursor=page.next_cursor))
 
@@ -98,13 +100,14 @@ async def list_messages(request: Request) -> Response:
     principal = await require_user(request)
     session_id = path_uuid(request, "session_id")
     query = decode_query(request.query_params, MessagesQuery)
-    page = await store.list_messages(
-        request.state.db,
-        principal.user_id,
-        session_id,
-        limit=_limit(request, query.limit),
-        before=query.before,
-    )
+    with named_cursor("before"):
+        page = await store.list_messages(
+            request.state.db,
+            principal.user_id,
+            session_id,
+            limit=_limit(request, query.limit),
+            before=query.before or None,
+        )
     messages = [message_out(message) for message in page.messages]
     return json_response(
         MessageList(session_id=session_id, messages=messages, next_cursor=page.next_cursor)

@@ -16,7 +16,7 @@ from ..errors import DATABASE_UNAVAILABLE
 from ..schemas import Citation, Usage
 from ..settings import Settings
 from .extractive import NOT_FOUND, Passage, build_extractive_answer
-from .providers import ChatCompletions, Completion, Embeddings
+from .providers import ChatCompletions, Completion, Embeddings, ProviderError
 from .sparse import query_vector
 from .vectors import Hit, VectorStore
 
@@ -114,6 +114,11 @@ class RagAnswerer:
     ) -> AsyncIterator[str | Answer]:
         assert self.llm is not None
         relevant = [passage for passage in passages if passage.score >= self.min_score]
+        if not relevant:  # nothing to answer from: say so, without asking the model to guess
+            answer = build_extractive_answer(question.text, [], min_score=self.min_score)
+            yield answer.text
+            yield answer
+            return
         context = "\n\n".join(
             f"[{rank}] {passage.document_title or 'untitled'}\n{passage.text}"
             for rank, passage in enumerate(relevant, start=1)
@@ -132,6 +137,8 @@ class RagAnswerer:
                 pieces.append(item)
                 yield item
         text = "".join(pieces)
+        if not text.strip():
+            raise ProviderError("the chat completions endpoint returned an empty answer")
         prompt_estimate = estimate_tokens("".join(str(m["content"]) for m in messages))
         reported = completion.prompt_tokens is not None and completion.completion_tokens is not None
         prompt_tokens = completion.prompt_tokens or prompt_estimate

@@ -229,7 +229,7 @@ async def complete_document(
 async def fail_document(
     db: Db, document_id: uuid.UUID, *, worker: str, error: str
 ) -> models.Document:
-    """Record why ingestion failed (the document stays, with the error), audited."""
+    """Record why ingestion failed (the document stays, with the error, without chunks), audited."""
 
     async def work(conn: Connection) -> models.Document:
         failed = await documents.mark_document_failed_for_worker(
@@ -237,6 +237,8 @@ async def fail_document(
         )
         if failed is None:
             raise Conflict("the claim on this document was lost")
+        # A failed re-ingestion removed the old points: their chunk rows go too.
+        await chunks.delete_document_chunks_for_worker(conn, document_id=document_id)
         await _audit(conn, "document.failed", failed, worker=worker, error=error)
         return failed
 

@@ -62,4 +62,6 @@ def mapped_errors() -> Iterator[None]:
         if named is None:
             raise
         detail = f" ({error.constraint_name})" if error.constraint_name else ""
-        raise named(f"{error.message}{detail}") from error
+        # Errors raised by asyncpg itself (a value it cannot encode) carry no .message.
+        message = error.message or str(error)
+        raise named(f"{message}{detail}") from error

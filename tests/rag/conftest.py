@@ -1,0 +1,239 @@
+"""RAG integration fixtures and helpers: the real app (PostgreSQL 18, in-memory Qdrant, the
+ingestion worker polling fast), a fake OpenAI-compatible provider on loopback, and ways to
+look inside the running app's Qdrant and the test database.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar, cast
+
+import psycopg
+import pytest
+from qdrant_client import models as qm
+from starlette.testclient import TestClient
+
+from service.app import State
+from service.settings import Settings
+from tests.rag.fake_openai import FakeOpenAI, serve_fake_openai
+from tests.service.conftest import app_settings
+from tests.service.conftest import client as client  # the fixture, re-exported
+
+T = TypeVar("T")
+Headers = dict[str, str]
+
+__all__ = [
+    "Headers",
+    "chat",
+    "chunk_rows",
+    "client",
+    "fake_openai",
+    "fake_openai_server",
+    "in_app",
+    "minimal_pdf",
+    "pg_kind",
+    "post_text",
+    "qdrant_payloads",
+    "qdrant_point_ids",
+    "rag_settings",
+    "session_messages",
+    "settings",
+    "sse_events",
+    "upload_file",
+    "wait_for_document",
+]
+
+DOCUMENT_WAIT_SECONDS = 30.0  # a bound on waiting for ingestion, not a performance target
+
+
+@pytest.fixture(scope="session")
+def pg_kind() -> str:
+    """Overrides the parametrized server kind: the embedded PostgreSQL 18 only."""
+    return "pg18-embedded"
+
+
+def rag_settings(database_url: str, **overrides: Any) -> Settings:
+    """Test app settings with the ingestion worker polling every 0.1 s."""
+    return app_settings(database_url, **({"ingest_poll_seconds": 0.1} | overrides))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The ``client`` fixture's settings: offline embeddings and answers, a fast worker."""
+    return rag_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    with serve_fake_openai() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The fake provider, answering normally and with no requests recorded yet."""
+    fake_openai_server.reset()
+    return fake_openai_server
+
+
+# --- the running app ----------------------------------------------------------------------
+
+
+def in_app(client: TestClient, work: Callable[[State], Awaitable[T]]) -> T:
+    """Run ``work`` on the app's event loop with its lifespan state (pool, Qdrant, ingestor)."""
+    portal = client.portal
+    assert portal is not None, "the TestClient must be entered, so that its lifespan runs"
+    state = cast(State, client.app_state)
+
+    async def call() -> T:
+        return await work(state)
+
+    return portal.call(call)
+
+
+def qdrant_payloads(client: TestClient, document_id: uuid.UUID | str) -> dict[uuid.UUID, Any]:
+    """The points the app's Qdrant holds for a document: id -> payload."""
+
+    async def work(state: State) -> dict[uuid.UUID, Any]:
+        collection = state["settings"].qdrant_collection
+        if not await state["qdrant"].collection_exists(collection):
+            return {}
+        points, _ = await state["qdrant"].scroll(
+            collection,
+            scroll_filter=qm.Filter(
+                must=[
+                    qm.FieldCondition(
+                        key="document_id", match=qm.MatchValue(value=str(document_id))
+                    )
+                ]
+            ),
+            limit=10_000,
+        )
+        return {uuid.UUID(str(point.id)): point.payload for point in points}
+
+    return in_app(client, work)
+
+
+def qdrant_point_ids(client: TestClient, document_id: uuid.UUID | str) -> set[uuid.UUID]:
+    """The ids of the points the app's Qdrant holds for a document."""
+    return set(qdrant_payloads(client, document_id))
+
+
+# --- documents over HTTP ------------------------------------------------------------------
+
+
+def post_text(client: TestClient, headers: Headers, text: str, **fields: Any) -> dict[str, Any]:
+    response = client.post("/documents", json={"text": text, **fields}, headers=headers)
+    assert response.status_code == 202, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def upload_file(
+    client: TestClient, headers: Headers, filename: str, content: bytes, content_type: str
+) -> dict[str, Any]:
+    response = client.post(
+        "/documents", files={"file": (filename, content, content_type)}, headers=headers
+    )
+    assert response.status_code == 202, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def wait_for_document(client: TestClient, headers: Headers, document_id: str) -> dict[str, Any]:
+    """Poll GET /documents/{id} until ingestion has completed or failed (bounded)."""
+    deadline = time.monotonic() + DOCUMENT_WAIT_SECONDS
+    while True:
+        response = client.get(f"/documents/{document_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        document: dict[str, Any] = response.json()
+        if document["status"] in ("completed", "failed"):
+            return document
+        if time.monotonic() > deadline:
+            raise AssertionError(f"ingestion did not finish: {document}")
+        time.sleep(0.05)
+
+
+# --- the database -------------------------------------------------------------------------
+
+
+def chunk_rows(
+    postgresql: psycopg.Connection[Any], document_id: uuid.UUID | str
+) -> list[tuple[int, uuid.UUID, uuid.UUID, str]]:
+    """(chunk_index, id, point_id, content) of a document's chunk rows, in order."""
+    rows = postgresql.execute(
+        "SELECT chunk_index, id, point_id, content FROM document_chunks"
+        " WHERE document_id = %s ORDER BY chunk_index",
+        (str(document_id),),
+    ).fetchall()
+    postgresql.commit()
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+# --- documents to upload ------------------------------------------------------------------
+
+
+def minimal_pdf(text: str) -> bytes:
+    """A hand-written one-page PDF showing ``text`` in Helvetica, with a correct xref table."""
+    stream = f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+        b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n%b\nendstream" % (len(stream), stream),
+    ]
+    pdf = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n%b\nendobj\n" % (number, body)
+    xref_offset = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        pdf += b"%010d 00000 n \n" % offset
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref_offset,
+    )
+    return bytes(pdf)
+
+
+# --- chat ---------------------------------------------------------------------------------
+
+
+def chat(client: TestClient, headers: Headers, message: str, **fields: Any) -> dict[str, Any]:
+    """A /chat answer (JSON), asserting it was answered and saved."""
+    response = client.post("/chat", json={"message": message, **fields}, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["saved"] is True
+    return body
+
+
+def sse_events(body: str) -> list[tuple[str, Any]]:
+    """The (event, decoded data) pairs of a text/event-stream body, in order."""
+    events: list[tuple[str, Any]] = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        if not block.strip():
+            continue
+        name, data = "message", []
+        for line in block.split("\n"):
+            field, _, value = line.partition(":")
+            if field == "event":
+                name = value.removeprefix(" ")
+            elif field == "data":
+                data.append(value.removeprefix(" "))
+        events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def session_messages(client: TestClient, headers: Headers, session_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/sessions/{session_id}/messages", headers=headers)
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()["messages"]
+    return messages

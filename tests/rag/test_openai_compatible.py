@@ -1,0 +1,315 @@
+"""OpenAI-compatible providers: dense embeddings (hybrid retrieval) and a streamed chat model.
+
+The provider is a real HTTP server on loopback (tests/rag/fake_openai.py) that records what
+it was sent, so these tests check both what the service answers and what it asked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from qdrant_client import models as qm
+from starlette.testclient import TestClient
+
+from service.answers import estimate_tokens
+from service.app import State, create_app
+from service.rag.answerer import SYSTEM_PROMPT
+from service.rag.sparse import MODEL_NAME, document_vector
+from service.rag.vectors import DENSE, SPARSE
+from tests.rag.conftest import (
+    Headers,
+    chat,
+    chunk_rows,
+    in_app,
+    post_text,
+    rag_settings,
+    session_messages,
+    sse_events,
+    wait_for_document,
+)
+from tests.rag.fake_openai import COMPLETION_TOKENS, DIMENSIONS, PROMPT_TOKENS, REPLY, FakeOpenAI
+from tests.rag.fake_openai import embed as fake_embed
+from tests.service.conftest import sign_up
+
+OTTERS = "Sea otters hold hands while they sleep so they do not drift apart."
+PROVIDER_USAGE = {
+    "prompt_tokens": PROMPT_TOKENS,
+    "completion_tokens": COMPLETION_TOKENS,
+    "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+    "estimated": False,
+}
+
+
+@pytest.fixture
+def provider_client(database_url: str, fake_openai: FakeOpenAI) -> Iterator[TestClient]:
+    """The app with both embeddings and answers from the fake provider."""
+    settings = rag_settings(
+        database_url,
+        embedding_base_url=fake_openai.url,
+        embedding_model="fake-embed",
+        embedding_api_key="embed-key",
+        llm_base_url=fake_openai.url,
+        llm_model="fake-chat",
+        llm_api_key="llm-key",
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def ingest(client: TestClient, headers: Headers, text: str) -> dict[str, Any]:
+    created = post_text(client, headers, text)
+    document = wait_for_document(client, headers, created["id"])
+    assert document["status"] == "completed", document
+    return document
+
+
+def test_ingestion_with_an_embedding_endpoint_stores_dense_and_sparse_vectors(
+    provider_client: TestClient, fake_openai: FakeOpenAI, postgresql: psycopg.Connection[Any]
+) -> None:
+    headers = sign_up(provider_client)
+
+    document = ingest(provider_client, headers, OTTERS)
+
+    assert document["embedding_model"] == f"{MODEL_NAME}+fake-embed"
+    rows = chunk_rows(postgresql, document["id"])
+    assert [row[3] for row in rows] == [OTTERS]
+
+    async def work(state: State) -> tuple[qm.CollectionInfo, list[qm.Record]]:
+        collection = state["settings"].qdrant_collection
+        info = await state["qdrant"].get_collection(collection)
+        points = await state["qdrant"].retrieve(
+            collection, [str(row[2]) for row in rows], with_vectors=True
+        )
+        return info, points
+
+    info, points = in_app(provider_client, work)
+    dense_config = info.config.params.vectors
+    assert isinstance(dense_config, dict)
+    assert dense_config[DENSE].size == DIMENSIONS
+    assert dense_config[DENSE].distance == qm.Distance.COSINE
+    sparse_config = info.config.params.sparse_vectors
+    assert sparse_config is not None
+    assert sparse_config[SPARSE].modifier == qm.Modifier.IDF
+    assert len(points) == 1
+    vectors = points[0].vector
+    assert isinstance(vectors, dict)
+    assert vectors[DENSE] == pytest.approx(fake_embed(OTTERS), abs=1e-6)
+    sparse = vectors[SPARSE]
+    assert isinstance(sparse, qm.SparseVector)
+    expected = document_vector(OTTERS)
+    assert sparse.indices == expected.indices
+    assert sparse.values == pytest.approx(expected.values)
+    embedding_requests = [r for r in fake_openai.requests if r.path == "/v1/embeddings"]
+    assert embedding_requests
+    assert {r.body["model"] for r in embedding_requests} == {"fake-embed"}
+    assert {r.authorization for r in embedding_requests} == {"Bearer embed-key"}
+    assert OTTERS in fake_openai.embedded_texts()
+
+
+def test_many_chunks_are_embedded_in_batches_each_vector_with_its_own_chunk(
+    database_url: str, fake_openai: FakeOpenAI, postgresql: psycopg.Connection[Any]
+) -> None:
+    settings = rag_settings(
+        database_url,
+        embedding_base_url=fake_openai.url,
+        chunk_target_chars=100,
+        chunk_overlap_chars=0,
+    )
+    paragraphs = [
+        f"Paragraph {number} describes lighthouse number {number} and its keeper {number}."
+        for number in range(150)
+    ]
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        headers = sign_up(client)
+        document = ingest(client, headers, "\n\n".join(paragraphs))
+        rows = chunk_rows(postgresql, document["id"])
+        assert len(rows) > 64  # more than one request to the embeddings endpoint
+
+        async def work(state: State) -> list[qm.Record]:
+            return await state["qdrant"].retrieve(
+                state["settings"].qdrant_collection,
+                [str(row[2]) for row in rows],
+                with_vectors=True,
+            )
+
+        points = {uuid.UUID(str(point.id)): point for point in in_app(client, work)}
+
+    assert set(points) == {row[2] for row in rows}
+    for _, _, point_id, content in rows:
+        vectors = points[point_id].vector
+        assert isinstance(vectors, dict)
+        assert vectors[DENSE] == pytest.approx(fake_embed(content), abs=1e-6), content
+    chunk_texts = {row[3] for row in rows}
+    batches = [
+        r.body["input"]
+        for r in fake_openai.requests
+        if r.path == "/v1/embeddings" and set(r.body["input"]) <= chunk_texts
+    ]
+    assert [len(batch) for batch in batches] == [
+        min(64, len(rows) - start) for start in range(0, len(rows), 64)
+    ]
+    assert [text for batch in batches for text in batch] == [row[3] for row in rows]
+
+
+def test_hybrid_retrieval_never_returns_another_users_document(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    alice, bob = sign_up(provider_client), sign_up(provider_client)
+    otters = ingest(provider_client, alice, OTTERS)
+    bicycles = ingest(provider_client, bob, "Bob keeps notes about repairing bicycle chains.")
+
+    answer = chat(provider_client, bob, OTTERS)
+
+    # Fused ranks have no threshold: Bob's own document is passed on, Alice's never is.
+    assert [source["document_id"] for source in answer["sources"]] == [bicycles["id"]]
+    passages, _, question = fake_openai.chat_requests()[-1]["messages"][-1]["content"].rpartition(
+        "\n\nQuestion: "
+    )
+    assert question == OTTERS
+    assert "bicycle chains" in passages
+    assert "otters" not in passages.lower()
+    own = chat(provider_client, alice, OTTERS)
+    assert [source["document_id"] for source in own["sources"]] == [otters["id"]]
+
+
+def test_chat_answers_with_the_models_text_and_sends_the_passages_and_earlier_messages(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    document = ingest(provider_client, headers, OTTERS)
+    asked_before = len(fake_openai.chat_requests())
+
+    first = chat(provider_client, headers, "Why do otters hold hands?")
+
+    assert first["answer"] == REPLY
+    assert first["usage"] == PROVIDER_USAGE
+    assert [source["document_id"] for source in first["sources"]] == [document["id"]]
+    assert first["sources"][0]["rank"] == 1
+    request = fake_openai.chat_requests()[asked_before]
+    assert request["model"] == "fake-chat"
+    assert request["stream"] is True
+    assert request["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert len(request["messages"]) == 2  # a new session: no earlier messages
+    question = request["messages"][-1]
+    assert question["role"] == "user"
+    assert OTTERS in question["content"]
+    assert "[1]" in question["content"]
+    assert question["content"].endswith("Question: Why do otters hold hands?")
+
+    fake_openai.reply = "They float on their backs [1]."
+    second = chat(provider_client, headers, "Where do they sleep?", session_id=first["session_id"])
+
+    assert second["answer"] == "They float on their backs [1]."
+    follow_up = fake_openai.chat_requests()[asked_before + 1]
+    assert follow_up["messages"][1:3] == [
+        {"role": "user", "content": "Why do otters hold hands?"},
+        {"role": "assistant", "content": REPLY},
+    ]
+    assert len(follow_up["messages"]) == 4
+    assert OTTERS in follow_up["messages"][-1]["content"]
+    assert follow_up["messages"][-1]["content"].endswith("Question: Where do they sleep?")
+    assert {r.authorization for r in fake_openai.requests if r.path.endswith("/completions")} == {
+        "Bearer llm-key"
+    }
+    # The stored answers carry the provider's counts.
+    stored = [
+        m
+        for m in session_messages(provider_client, headers, first["session_id"])
+        if m["role"] == "assistant"
+    ]
+    assert [(m["status"], m["content"]) for m in stored] == [
+        ("complete", REPLY),
+        ("complete", "They float on their backs [1]."),
+    ]
+    assert stored[0]["token_count"] == COMPLETION_TOKENS
+    assert stored[0]["metadata"]["usage"] == PROVIDER_USAGE
+
+
+def test_streamed_chat_sends_the_models_text_piece_by_piece(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    document = ingest(provider_client, headers, OTTERS)
+
+    response = provider_client.post(
+        "/chat", json={"message": "Why do otters hold hands?", "stream": True}, headers=headers
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.text)
+    names = [name for name, _ in events]
+    assert names[0] == "start"
+    assert names[-1] == "done"
+    deltas = [data["text"] for name, data in events if name == "delta"]
+    assert names[1:-1] == ["delta"] * len(deltas)
+    assert len(deltas) == len(REPLY.split())
+    assert "".join(deltas) == REPLY
+    done = events[-1][1]
+    assert done["answer"] == REPLY
+    assert done["usage"] == PROVIDER_USAGE
+    assert done["saved"] is True
+    assert [source["document_id"] for source in done["sources"]] == [document["id"]]
+    assert OTTERS in fake_openai.chat_requests()[-1]["messages"][-1]["content"]
+
+
+def test_usage_is_estimated_when_the_provider_does_not_report_it(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    ingest(provider_client, headers, OTTERS)
+    fake_openai.usage = None
+
+    answer = chat(provider_client, headers, "Why do otters hold hands?")
+
+    assert answer["answer"] == REPLY
+    usage = answer["usage"]
+    assert usage["estimated"] is True
+    assert usage["completion_tokens"] == estimate_tokens(REPLY)
+    assert usage["prompt_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_provider_failure_gives_502_answer_failed_and_a_failed_assistant_message(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    ingest(provider_client, headers, OTTERS)
+    fake_openai.chat_status = 500
+
+    response = provider_client.post(
+        "/chat", json={"message": "Why do otters hold hands?"}, headers=headers
+    )
+
+    assert response.status_code == 502, response.text
+    error = response.json()["error"]
+    assert error["code"] == "answer_failed"
+    assert "chat completions endpoint answered HTTP 500" in error["message"]
+    assert error["details"]["saved"] is True
+    session_id = error["details"]["session_id"]
+    messages = session_messages(provider_client, headers, session_id)
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "failed"),
+    ]
+    assistant = messages[1]
+    assert assistant["id"] == error["details"]["assistant_message_id"]
+    assert assistant["error"].startswith(
+        "ProviderError: chat completions endpoint answered HTTP 500"
+    )
+
+    streamed = provider_client.post(
+        "/chat",
+        json={"message": "Still there?", "session_id": session_id, "stream": True},
+        headers=headers,
+    )
+    events = sse_events(streamed.text)
+    assert [name for name, _ in events] == ["start", "error"]
+    assert events[1][1]["error"]["code"] == "answer_failed"
+    statuses = [m["status"] for m in session_messages(provider_client, headers, session_id)]
+    assert statuses == ["complete", "failed", "complete", "failed"]
+    assert uuid.UUID(events[0][1]["assistant_message_id"])

@@ -1,0 +1,266 @@
+"""/openapi.json describes every route, and the live app keeps to it under generated requests."""
+
+from __future__ import annotations
+
+import atexit
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import hypothesis
+import msgspec
+import pytest
+import schemathesis
+from hypothesis.configuration import set_hypothesis_home_dir
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.case import Case
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.testclient import TestClient
+
+from service.app import create_app
+from service.openapi import openapi_document
+from service.routes import OPERATIONS, Operation
+from service.settings import Settings
+from tests.service.conftest import serve
+
+# Hypothesis keeps caches under ./.hypothesis, and schemathesis already generates (coverage
+# cases) while pytest collects this module: move its home out of the repo before that.
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="hypothesis-test-openapi-")
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+
+# The description the app serves with default limits (test_served_description_is_the_contract
+# checks that the live app serves exactly this).
+SCHEMA = schemathesis.openapi.from_dict(openapi_document(Settings()))
+
+JSON = "application/json"
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@pytest.fixture
+def document(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == JSON
+    described: dict[str, Any] = response.json()
+    return described
+
+
+def _resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), f"non-local $ref {ref!r}"
+    node: Any = document
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        assert isinstance(node, dict), f"$ref {ref!r} goes through a non-object"
+        assert part in node, f"$ref {ref!r} does not resolve (no {part!r})"
+        node = node[part]
+    return node
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _has_schema(document: dict[str, Any], media: dict[str, Any]) -> bool:
+    schema = media.get("schema")
+    if not isinstance(schema, dict) or not schema:
+        return False
+    if "$ref" in schema:
+        return isinstance(_resolve(document, schema["$ref"]), dict)
+    return True
+
+
+def test_served_description_is_the_contract(document: dict[str, Any], settings: Settings) -> None:
+    assert document == openapi_document(settings)
+    assert document == SCHEMA.raw_schema
+    assert document["openapi"].startswith("3.1")
+
+
+def test_every_route_is_described_with_exactly_its_methods(document: dict[str, Any]) -> None:
+    expected: dict[str, set[str]] = {}
+    for operation in OPERATIONS:
+        expected.setdefault(operation.path, set()).add(operation.method.lower())
+    described = {
+        path: {method for method in item if method in HTTP_METHODS}
+        for path, item in document["paths"].items()
+    }
+    assert described == expected
+
+
+@pytest.mark.parametrize(
+    "operation", OPERATIONS, ids=[f"{op.method} {op.path}" for op in OPERATIONS]
+)
+def test_every_operation_describes_its_request_and_responses(
+    document: dict[str, Any], operation: Operation
+) -> None:
+    described = document["paths"][operation.path][operation.method.lower()]
+    assert described["summary"] == operation.summary
+    assert described["operationId"]
+    # The request: path parameters, query parameters, and a body when it takes one.
+    parameters = {(p["in"], p["name"]): p for p in described["parameters"]}
+    for name in re.findall(r"{([a-z_]+)}", operation.path):
+        parameter = parameters.pop(("path", name))
+        assert parameter["required"] is True
+        assert parameter["schema"] == {"type": "string", "format": "uuid"}
+    if operation.query is not None:
+        fields = {field.name for field in msgspec.structs.fields(operation.query)}
+        assert {name for (where, name) in parameters if where == "query"} == fields
+        for parameter in parameters.values():
+            assert parameter["schema"], parameter
+        if "limit" in fields:
+            limit = parameters[("query", "limit")]["schema"]
+            assert limit["minimum"] == 1
+            assert limit["maximum"] == Settings().max_page_size
+    else:
+        assert parameters == {}
+    if operation.body is None:
+        assert "requestBody" not in described
+    else:
+        body = described["requestBody"]
+        assert body["required"] is True
+        media_types = {JSON, "multipart/form-data"} if operation.form else {JSON}
+        assert set(body["content"]) == media_types
+        for media in body["content"].values():
+            assert _has_schema(document, media)
+        schema = _resolve(document, body["content"][JSON]["schema"]["$ref"])
+        assert schema["additionalProperties"] is False  # unknown fields are errors
+    # The responses: every success status with its body (or none), and the error shape.
+    responses = described["responses"]
+    for status, kind in operation.responses.items():
+        response = responses[str(status)]
+        if kind is None:
+            assert "content" not in response
+        else:
+            assert _has_schema(document, response["content"][JSON])
+    errors = {int(status) for status in responses} - set(operation.responses)
+    assert {400, 422} <= errors
+    for status in errors:
+        assert 400 <= status < 600
+        schema = responses[str(status)]["content"][JSON]["schema"]
+        assert _resolve(document, schema["$ref"]) == document["components"]["schemas"]["ErrorBody"]
+    if operation.auth == "required":
+        assert 401 in errors
+        assert described["security"] == [{"bearer": []}, {"cookie": []}]
+
+
+def test_every_ref_resolves(document: dict[str, Any]) -> None:
+    refs = set(_refs(document))
+    assert refs, "the description uses components"
+    for ref in refs:
+        assert isinstance(_resolve(document, ref), dict), ref
+    used = {ref.rsplit("/", 1)[1] for ref in refs}
+    assert set(document["components"]["schemas"]) == used  # and none is left unused
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
+    """The app served over loopback (lifespan running), and a signed-up user's header."""
+    with serve(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
+        response = http.post("/chat", json={"message": "hello"})
+        assert response.status_code == 200, response.text
+        yield url, {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+# The checks of the answers: never a 500; status, media type, headers and body as described.
+# Not positive_data_acceptance / negative_data_rejection: the API has rules JSON Schema does not
+# carry (exactly one of message/query and of text/url, an edit changes something, cursors are
+# opaque, no NUL characters), so schema-valid requests are rightly refused; test_bad_input.py
+# covers those rules one by one.
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@SCHEMA.parametrize()
+@hypothesis.settings(
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    # One live app per operation, shared by that operation's examples on purpose.
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+def test_generated_requests_get_documented_answers_and_never_a_500(
+    case: Case[Any], live: tuple[str, dict[str, str]]
+) -> None:
+    url, auth = live
+    # ignored_auth also resends without, and with a wrong, credential: those must be 401s.
+    case.call_and_validate(base_url=url, headers=auth, checks=[*CONFORMANCE, ignored_auth])
+
+
+def test_a_streamed_chat_answer_matches_its_described_events(
+    live: tuple[str, dict[str, str]],
+) -> None:
+    """Under OpenAPI 3.1 the text/event-stream schema describes one event ({event, data})."""
+    url, auth = live
+    case = SCHEMA["/chat"]["POST"].Case(body={"query": "and streaming?", "stream": True})
+    response = case.call_and_validate(base_url=url, headers=auth, checks=CONFORMANCE)
+    assert response.status_code == 200
+    assert response.headers["content-type"][0].startswith("text/event-stream")
+
+
+def test_successful_answers_of_every_operation_match_the_description(
+    live: tuple[str, dict[str, str]],
+) -> None:
+    """Generated requests rarely succeed (exactly one of message/query...): one real success each."""
+    url, auth = live
+    called: set[tuple[str, str]] = set()
+
+    def call(method: str, path: str, expected: int, **data: Any) -> Any:
+        if "body" in data:
+            data.setdefault("media_type", JSON)
+        case = SCHEMA[path][method].Case(**data)
+        response = case.call_and_validate(base_url=url, headers=auth, checks=CONFORMANCE)
+        assert response.status_code == expected, response.text
+        called.add((method, path))
+        return response.json() if response.content and expected != 204 else None
+
+    chat = call("POST", "/chat", 200, body={"message": "what is keyset pagination?"})
+    session = {"session_id": chat["session_id"]}
+    call("GET", "/sessions", 200, query={"limit": 5})
+    created = call("POST", "/sessions", 201, body={"title": "t", "metadata": {"k": [1]}})
+    call("GET", "/sessions/{session_id}", 200, path_parameters=session)
+    call("PATCH", "/sessions/{session_id}", 200, path_parameters=session, body={"title": "x"})
+    call("GET", "/sessions/{session_id}/messages", 200, path_parameters=session, query={"limit": 1})
+    call("GET", "/history/{session_id}", 200, path_parameters=session)
+    document = call("POST", "/documents", 202, body={"text": "some text"})
+    call("POST", "/documents", 200, body={"text": "some text"})
+    call("POST", "/documents", 202, body={"url": "https://docs.example.invalid/a"})
+    call(
+        "POST",
+        "/documents",
+        202,
+        body={"file": b"file contents", "title": "a file"},
+        media_type="multipart/form-data",
+    )
+    call("GET", "/documents", 200, query={"scope": "own"})
+    call("GET", "/documents", 200, query={"scope": "shared"})
+    call("GET", "/documents/{document_id}", 200, path_parameters={"document_id": document["id"]})
+    call("DELETE", "/documents/{document_id}", 204, path_parameters={"document_id": document["id"]})
+    call("DELETE", "/sessions/{session_id}", 204, path_parameters={"session_id": created["id"]})
+    call("GET", "/health", 200)
+    call("GET", "/ready", 200)
+    call("GET", "/openapi.json", 200)
+    call("POST", "/auth/logout", 204)
+    assert called == {(operation.method, operation.path) for operation in OPERATIONS}
