@@ -9,27 +9,70 @@ import datetime
 import uuid
 from typing import Final
 
+import msgspec
+
 from . import models
 from .db import Executor
 
 __all__ = [
+    "AUTHENTICATE_CREDENTIAL",
     "CREATE_CREDENTIAL",
-    "GET_CREDENTIAL_BY_HASH",
     "LIST_CREDENTIALS",
     "PURGE_EXPIRED_CREDENTIALS_RETENTION",
     "REVOKE_CREDENTIAL",
     "REVOKE_CREDENTIAL_BY_HASH",
     "REVOKE_USER_CREDENTIALS",
-    "TOUCH_CREDENTIAL",
+    "AuthenticateCredentialRow",
+    "authenticate_credential",
     "create_credential",
-    "get_credential_by_hash",
     "list_credentials",
     "purge_expired_credentials_retention",
     "revoke_credential",
     "revoke_credential_by_hash",
     "revoke_user_credentials",
-    "touch_credential",
 ]
+
+
+AUTHENTICATE_CREDENTIAL: Final[str] = """\
+-- name: AuthenticateCredential :one
+WITH found AS (
+    SELECT id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at, last_used_at FROM user_credentials AS valid
+    WHERE valid.token_hash = $1
+      AND valid.revoked_at IS NULL
+      AND valid.expires_at > now()
+), touched AS (
+    UPDATE user_credentials
+    SET last_used_at = now()
+    FROM found
+    WHERE user_credentials.id = found.id
+      AND (found.last_used_at IS NULL OR found.last_used_at < now() - interval '60 seconds')
+)
+SELECT id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at, last_used_at FROM found
+"""
+
+
+class AuthenticateCredentialRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    token_hash: bytes
+    kind: str
+    label: str | None
+    created_at: datetime.datetime
+    expires_at: datetime.datetime
+    revoked_at: datetime.datetime | None
+    last_used_at: datetime.datetime | None
+
+
+async def authenticate_credential(
+    conn: Executor,
+    *,
+    token_hash: bytes,
+) -> AuthenticateCredentialRow | None:
+    """Finds the valid (unrevoked, unexpired) credential with this token hash and records its use (at most once a minute), in one statement: this is how a request's user is found."""
+    row = await conn.fetchrow(AUTHENTICATE_CREDENTIAL, token_hash)
+    if row is None:
+        return None
+    return AuthenticateCredentialRow(*row)
 
 
 CREATE_CREDENTIAL: Final[str] = """\
@@ -51,27 +94,6 @@ async def create_credential(
 ) -> models.UserCredential | None:
     """Issues a credential: stores the sha256 hash of a new random token."""
     row = await conn.fetchrow(CREATE_CREDENTIAL, user_id, token_hash, kind, label, expires_at)
-    if row is None:
-        return None
-    return models.UserCredential(*row)
-
-
-GET_CREDENTIAL_BY_HASH: Final[str] = """\
--- name: GetCredentialByHash :one
-SELECT id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at, last_used_at FROM user_credentials
-WHERE token_hash = $1
-  AND revoked_at IS NULL
-  AND expires_at > now()
-"""
-
-
-async def get_credential_by_hash(
-    conn: Executor,
-    *,
-    token_hash: bytes,
-) -> models.UserCredential | None:
-    """Finds the valid (unrevoked, unexpired) credential with this token hash; this is how a request's user is found."""
-    row = await conn.fetchrow(GET_CREDENTIAL_BY_HASH, token_hash)
     if row is None:
         return None
     return models.UserCredential(*row)
@@ -154,18 +176,3 @@ async def revoke_user_credentials(conn: Executor, *, user_id: uuid.UUID) -> int:
     """Revokes every credential of a user."""
     status = await conn.execute(REVOKE_USER_CREDENTIALS, user_id)
     return int(status.rpartition(" ")[2])
-
-
-TOUCH_CREDENTIAL: Final[str] = """\
--- name: TouchCredential :exec
-UPDATE user_credentials
-SET last_used_at = now()
-WHERE id = $1
-  AND user_id = $2
-  AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
-"""
-
-
-async def touch_credential(conn: Executor, *, credential_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """Records that a credential was used, at most once a minute."""
-    await conn.execute(TOUCH_CREDENTIAL, credential_id, user_id)

@@ -4,26 +4,27 @@ INSERT INTO user_credentials (user_id, token_hash, kind, label, expires_at)
 VALUES (@user_id, @token_hash, @kind, sqlc.narg(label), @expires_at)
 RETURNING *;
 
--- name: GetCredentialByHash :one
--- Finds the valid (unrevoked, unexpired) credential with this token hash; this is how a request's user is found.
-SELECT * FROM user_credentials
-WHERE token_hash = @token_hash
-  AND revoked_at IS NULL
-  AND expires_at > now();
+-- name: AuthenticateCredential :one
+-- Finds the valid (unrevoked, unexpired) credential with this token hash and records its use (at most once a minute), in one statement: this is how a request's user is found.
+WITH found AS (
+    SELECT * FROM user_credentials AS valid
+    WHERE valid.token_hash = @token_hash
+      AND valid.revoked_at IS NULL
+      AND valid.expires_at > now()
+), touched AS (
+    UPDATE user_credentials
+    SET last_used_at = now()
+    FROM found
+    WHERE user_credentials.id = found.id
+      AND (found.last_used_at IS NULL OR found.last_used_at < now() - interval '60 seconds')
+)
+SELECT * FROM found;
 
 -- name: ListCredentials :many
 -- Lists a user's credentials, newest first.
 SELECT * FROM user_credentials
 WHERE user_id = @user_id
 ORDER BY created_at DESC;
-
--- name: TouchCredential :exec
--- Records that a credential was used, at most once a minute.
-UPDATE user_credentials
-SET last_used_at = now()
-WHERE id = @credential_id
-  AND user_id = @user_id
-  AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds');
 
 -- name: RevokeCredential :execrows
 -- Revokes one of a user's credentials.

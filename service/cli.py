@@ -127,7 +127,7 @@ async def evaluate(
 
 
 async def _filename(db: store.Pool, document_id: uuid.UUID) -> str:
-    document = await store.exec_tx(
+    document = await store.exec_statement(
         db, lambda conn: documents.get_document_for_worker(conn, document_id=document_id)
     )
     return "?" if document is None or document.filename is None else document.filename

@@ -86,7 +86,7 @@ class RagAnswerer:
         if user_id is None or not hits:
             return {}
         try:
-            rows = await store.exec_tx(
+            rows = await store.exec_statement(
                 self.db,
                 lambda conn: chunk_queries.list_chunks_by_point_ids(
                     conn, point_ids=[hit.point_id for hit in hits], user_id=user_id

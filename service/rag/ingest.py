@@ -159,7 +159,7 @@ class Ingestor:
         return chunks
 
     async def _content(self, document: models.Document) -> tuple[bytes, str | None]:
-        source = await store.exec_tx(
+        source = await store.exec_statement(
             self.db,
             lambda conn: document_queries.get_document_source_for_worker(
                 conn, document_id=document.id

@@ -35,7 +35,7 @@ from .sessions import (
     update_session,
 )
 from .turns import ChatTurn, Citation, complete_chat_turn, fail_chat_turn, start_chat_turn
-from .tx import Connection, Db, Pool, exec_tx
+from .tx import Connection, Db, Pool, exec_statement, exec_tx
 from .users import create_anonymous_user, create_user, delete_user
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "delete_session",
     "delete_user",
     "ensure_session",
+    "exec_statement",
     "exec_tx",
     "fail_chat_turn",
     "fail_document",

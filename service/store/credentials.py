@@ -12,7 +12,7 @@ import msgspec
 from generated import audit, credentials, models
 
 from .errors import NotFound
-from .tx import Connection, Db, exec_tx
+from .tx import Connection, Db, exec_statement, exec_tx
 
 __all__ = ["IssuedCredential", "issue_credential", "lookup_credential", "revoke_credential"]
 
@@ -57,16 +57,10 @@ async def issue_credential(
 
 async def lookup_credential(db: Db, token: str) -> models.UserCredential | None:
     """The valid (unexpired, unrevoked) credential for a token, recording its use (throttled)."""
-
-    async def work(conn: Connection) -> models.UserCredential | None:
-        credential = await credentials.get_credential_by_hash(conn, token_hash=token_hash(token))
-        if credential is not None:
-            await credentials.touch_credential(
-                conn, credential_id=credential.id, user_id=credential.user_id
-            )
-        return credential
-
-    return await exec_tx(db, work)
+    found = await exec_statement(
+        db, lambda conn: credentials.authenticate_credential(conn, token_hash=token_hash(token))
+    )
+    return None if found is None else models.UserCredential(*msgspec.structs.astuple(found))
 
 
 async def revoke_credential(

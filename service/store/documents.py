@@ -14,7 +14,7 @@ from generated.db import JsonInput
 
 from .cursors import decode_cursor, encode_cursor
 from .errors import Conflict, InvalidInput, NotFound
-from .tx import Connection, Db, exec_tx
+from .tx import Connection, Db, exec_statement, exec_tx
 
 __all__ = [
     "Chunk",
@@ -107,7 +107,7 @@ async def create_document(
 
 async def get_document(db: Db, user_id: uuid.UUID, document_id: uuid.UUID) -> models.Document:
     """One of the user's documents or a shared one (NotFound for anyone else's)."""
-    found = await exec_tx(
+    found = await exec_statement(
         db, lambda conn: documents.get_document(conn, document_id=document_id, user_id=user_id)
     )
     if found is None:
@@ -138,7 +138,7 @@ async def list_documents(
             before_id=before_id,
         )
 
-    rows = await exec_tx(db, work)
+    rows = await exec_statement(db, work)
     page, next_cursor = rows[:limit], None
     if len(rows) > limit:
         next_cursor = encode_cursor(_DocumentPosition(page[-1].created_at, page[-1].id))
@@ -173,7 +173,7 @@ async def requeue_document(
     db: Db, user_id: uuid.UUID | None, document_id: uuid.UUID
 ) -> models.Document | None:
     """Queue a completed or failed document again; None when it is pending or processing."""
-    return await exec_tx(
+    return await exec_statement(
         db,
         lambda conn: documents.requeue_document(conn, document_id=document_id, user_id=user_id),
     )
@@ -181,7 +181,7 @@ async def requeue_document(
 
 async def start_document(db: Db, document_id: uuid.UUID, *, worker: str) -> models.Document:
     """Claim one specific pending document (ingestion right after upload)."""
-    started = await exec_tx(
+    started = await exec_statement(
         db,
         lambda conn: documents.mark_document_processing_for_worker(
             conn, claimed_by=worker, document_id=document_id

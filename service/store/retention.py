@@ -6,7 +6,7 @@ import datetime
 
 from generated import audit, sessions
 
-from .tx import Connection, Db, exec_tx
+from .tx import Connection, Db, exec_statement, exec_tx
 
 __all__ = ["list_expired_sessions", "purge_expired_sessions"]
 
@@ -18,7 +18,7 @@ async def list_expired_sessions(
     db: Db, *, cutoff: datetime.datetime, limit: int = 1000
 ) -> list[ExpiredSession]:
     """Dry run: the sessions a purge with this cutoff would delete, oldest first. Changes nothing."""
-    return await exec_tx(
+    return await exec_statement(
         db, lambda conn: sessions.list_expired_sessions_retention(conn, cutoff=cutoff, limit=limit)
     )
 

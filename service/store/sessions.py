@@ -13,7 +13,7 @@ from generated.db import JsonInput
 
 from .cursors import decode_cursor, encode_cursor
 from .errors import InvalidInput, NotFound
-from .tx import Connection, Db, exec_tx
+from .tx import Connection, Db, exec_statement, exec_tx
 
 __all__ = [
     "SessionPage",
@@ -40,7 +40,7 @@ async def create_session(
     db: Db, user_id: uuid.UUID, *, title: str | None = None, metadata: JsonInput | None = None
 ) -> models.ChatSession:
     """Start a session for the user (NotFound when the user does not exist)."""
-    created = await exec_tx(
+    created = await exec_statement(
         db,
         lambda conn: sessions.create_session(conn, user_id=user_id, title=title, metadata=metadata),
     )
@@ -53,14 +53,14 @@ async def ensure_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> N
 
     Whose it is stays unchecked here: every later read or write of it is scoped to the user.
     """
-    await exec_tx(
+    await exec_statement(
         db, lambda conn: sessions.ensure_session(conn, session_id=session_id, user_id=user_id)
     )
 
 
 async def get_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> models.ChatSession:
     """One of the user's sessions (NotFound for anyone else's)."""
-    found = await exec_tx(
+    found = await exec_statement(
         db, lambda conn: sessions.get_session(conn, session_id=session_id, user_id=user_id)
     )
     if found is None:
@@ -77,7 +77,7 @@ async def update_session(
     metadata: JsonInput | None = None,
 ) -> models.ChatSession:
     """Rename and/or replace the metadata of a session (None keeps the current value)."""
-    updated = await exec_tx(
+    updated = await exec_statement(
         db,
         lambda conn: sessions.update_session(
             conn, session_id=session_id, user_id=user_id, title=title, metadata=metadata
@@ -115,7 +115,7 @@ async def list_sessions(
     if limit < 1:
         raise InvalidInput("limit must be at least 1")
     after = None if cursor is None else decode_cursor(cursor, _SessionPosition)
-    rows = await exec_tx(
+    rows = await exec_statement(
         db,
         lambda conn: sessions.list_sessions(
             conn,

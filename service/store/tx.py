@@ -12,7 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from .errors import mapped_errors
 
-__all__ = ["Connection", "Db", "Pool", "exec_tx", "undo_if_empty"]
+__all__ = ["Connection", "Db", "Pool", "exec_statement", "exec_tx", "undo_if_empty"]
 
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -46,10 +46,26 @@ async def exec_tx(
         with mapped_errors():
             async with db.transaction():
                 return await work(db)
+    return await _retried(db, work, attempts=attempts, transaction=True)
+
+
+async def exec_statement(
+    db: Db, work: Callable[[Connection], Awaitable[T]], *, attempts: int = ATTEMPTS
+) -> T:
+    """Like exec_tx, for ``work`` that sends exactly one statement: a statement is atomic on
+    its own, so given a pool it runs without BEGIN and COMMIT (one round trip, not three)."""
+    if not isinstance(db, asyncpg.Pool):
+        return await exec_tx(db, work)
+    return await _retried(db, work, attempts=attempts, transaction=False)
+
+
+async def _retried(
+    pool: Pool, work: Callable[[Connection], Awaitable[T]], *, attempts: int, transaction: bool
+) -> T:
     attempt = 1
     while True:
         try:
-            return await _attempt(db, work)
+            return await _attempt(pool, work, transaction=transaction)
         except RETRYABLE as error:
             # A timeout already spent its whole budget waiting: retrying would multiply the
             # wait of a hung server, so it is reported at once.
@@ -59,10 +75,14 @@ async def exec_tx(
         attempt += 1
 
 
-async def _attempt(pool: Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
+async def _attempt(
+    pool: Pool, work: Callable[[Connection], Awaitable[T]], *, transaction: bool
+) -> T:
     async with pool.acquire() as conn:
         try:
             with mapped_errors():
+                if not transaction:
+                    return await work(conn)
                 async with conn.transaction():
                     return await work(conn)
         except asyncpg.InterfaceError as error:

@@ -183,3 +183,36 @@ def test_credentials_are_issued_looked_up_and_revoked_by_hash_only(database_url:
         )
 
     with_pool(database_url, body)
+
+
+def test_a_lookup_records_the_use_at_most_once_a_minute_and_expired_tokens_fail(
+    database_url: str,
+) -> None:
+    async def body(pool: store.Pool) -> None:
+        user = await store.create_anonymous_user(pool)
+        issued = await store.issue_credential(pool, user.id, ttl=DAY)
+        last_used = "SELECT last_used_at FROM user_credentials WHERE id = $1"
+        assert await pool.fetchval(last_used, issued.credential.id) is None
+
+        await store.lookup_credential(pool, issued.token)
+        first_use = await pool.fetchval(last_used, issued.credential.id)
+        assert first_use is not None
+        await store.lookup_credential(pool, issued.token)
+        assert await pool.fetchval(last_used, issued.credential.id) == first_use
+
+        await pool.execute(
+            "UPDATE user_credentials SET last_used_at = now() - interval '2 minutes' WHERE id = $1",
+            issued.credential.id,
+        )
+        stale = await pool.fetchval(last_used, issued.credential.id)
+        await store.lookup_credential(pool, issued.token)
+        assert await pool.fetchval(last_used, issued.credential.id) > stale
+
+        await pool.execute(
+            "UPDATE user_credentials SET created_at = now() - interval '2 days',"
+            " expires_at = now() - interval '1 second' WHERE id = $1",
+            issued.credential.id,
+        )
+        assert await store.lookup_credential(pool, issued.token) is None
+
+    with_pool(database_url, body)

@@ -28,7 +28,7 @@ USER_OWNED_TABLES = {
 # Exact function names, each with the reason it cannot be scoped to a user.
 ALLOWED_WITHOUT_USER_ID = {
     # Authentication: the token is how the user is found.
-    "get_credential_by_hash",
+    "authenticate_credential",
     # Users are created before they have an id to pass.
     "create_anonymous_user",
     "create_user",
