@@ -1,7 +1,7 @@
-"""Answering a question: the interface /chat uses, and the offline answerer it has by default.
+"""Answering a question: the interface /chat uses (service.rag.answerer implements it).
 
 An answerer streams text pieces and finishes with the complete ``Answer``; ``answer()``
-collects a stream for callers that do not stream. Retrieval over Qdrant plugs in here.
+collects a stream for callers that do not stream.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from .schemas import Citation, Usage
 __all__ = [
     "Answer",
     "Answerer",
-    "OfflineAnswerer",
     "Question",
     "RetrievalUnavailable",
     "answer",
@@ -61,32 +60,3 @@ async def answer(answerer: Answerer, question: Question) -> Answer:
 def estimate_tokens(text: str) -> int:
     """An offline token count: about four characters per token, as most tokenizers average."""
     return max(1, (len(text) + 3) // 4) if text else 0
-
-
-class OfflineAnswerer:
-    """Answers without any model or network: says plainly that it has nothing to answer from.
-
-    It is the answerer while no retrieval is configured; it never invents content.
-    """
-
-    async def stream(self, question: Question) -> AsyncIterator[str | Answer]:
-        text = (
-            "I could not find this in the documents: no documents are indexed for "
-            "retrieval yet, so I cannot answer from them."
-        )
-        words = text.split(" ")
-        for index, word in enumerate(words):
-            yield word if index == 0 else " " + word
-        prompt_tokens = estimate_tokens(question.text)
-        completion_tokens = estimate_tokens(text)
-        yield Answer(
-            text=text,
-            sources=[],
-            confidence=0.0,
-            usage=Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                total_tokens=prompt_tokens + completion_tokens,
-                estimated=True,
-            ),
-        )

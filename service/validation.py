@@ -9,17 +9,20 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from starlette.requests import Request
 
 from .errors import ApiError
+from .settings import Settings
 from .store import InvalidInput
 
 __all__ = [
     "check_length",
-    "check_page_size",
     "decode_json",
     "decode_query",
+    "invalid",
     "named_cursor",
+    "page_size",
     "path_uuid",
     "reject_nul",
     "reject_query",
@@ -31,6 +34,13 @@ _AT_PATH = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
 
 
+def invalid(location: str, field: str | None, reason: str, **extra: Any) -> ApiError:
+    """The 422 for one bad input: "<location> field `<field>`: <reason>", field in details."""
+    where = f"{location} field `{field}`" if field else location
+    details = {"location": location} | ({"field": field} if field else {}) | extra
+    return ApiError(422, "invalid_request", f"{where}: {reason}", details)
+
+
 def _invalid(location: str, error: msgspec.ValidationError) -> ApiError:
     """A 422 naming the field from msgspec's "<reason> - at `$.field`" message."""
     reason, field = str(error), ""
@@ -39,9 +49,7 @@ def _invalid(location: str, error: msgspec.ValidationError) -> ApiError:
     if match := _UNKNOWN_FIELD.match(reason):
         field = ".".join(part for part in (field, match["field"]) if part)
         reason = "unknown field (not part of this request)"
-    where = f"{location} field `{field}`" if field else location
-    details = {"location": location} | ({"field": field} if field else {})
-    return ApiError(422, "invalid_request", f"{where}: {reason}", details)
+    return invalid(location, field, reason)
 
 
 def reject_nul(value: Any, location: str) -> None:
@@ -51,11 +59,7 @@ def reject_nul(value: Any, location: str) -> None:
         path, item = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                where = f"{location} field `{path}`" if path else location
-                details = {"location": location, "field": path}
-                raise ApiError(
-                    422, "invalid_request", f"{where}: contains a NUL character", details
-                )
+                raise invalid(location, path, "contains a NUL character")
         elif isinstance(item, dict):
             for key, child in item.items():
                 child_path = f"{path}.{key}" if path else str(key)
@@ -100,9 +104,7 @@ def decode_query(params: Mapping[str, str], kind: type[T]) -> T:
 def reject_query(params: Mapping[str, str]) -> None:
     """422 for query parameters on a route that takes none (they would be ignored)."""
     for name in params:
-        details = {"location": "query", "field": name}
-        message = f"query field `{name}`: unknown field (not part of this request)"
-        raise ApiError(422, "invalid_request", message, details)
+        raise invalid("query", name, "unknown field (not part of this request)")
 
 
 @contextmanager
@@ -111,10 +113,7 @@ def named_cursor(field: str) -> Iterator[None]:
     try:
         yield
     except InvalidInput as error:
-        details = {"location": "query", "field": field}
-        raise ApiError(
-            422, "invalid_request", f"query field `{field}`: {error}", details
-        ) from error
+        raise invalid("query", field, str(error)) from error
 
 
 def path_uuid(request: Request, name: str) -> uuid.UUID:
@@ -123,30 +122,22 @@ def path_uuid(request: Request, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        details = {"location": "path", "field": name}
-        raise ApiError(
-            422, "invalid_request", f"path `{name}`: not a valid UUID", details
-        ) from None
+        raise invalid("path", name, "not a valid UUID") from None
 
 
-def check_page_size(limit: int, maximum: int, field: str = "limit") -> int:
-    if not 1 <= limit <= maximum:
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"query field `{field}`: must be between 1 and {maximum}",
-            {"location": "query", "field": field, "maximum": maximum},
-        )
+def page_size(limit: int | UnsetType, settings: Settings) -> int:
+    """The requested page size (the default when absent); 422 outside 1..MAX_PAGE_SIZE."""
+    if limit is UNSET:
+        return settings.default_page_size
+    if not 1 <= limit <= settings.max_page_size:
+        maximum = settings.max_page_size
+        raise invalid("query", "limit", f"must be between 1 and {maximum}", maximum=maximum)
     return limit
 
 
 def check_length(value: str, maximum: int, field: str) -> str:
     """413-free length limit for text fields: a 422 that says the limit."""
     if len(value) > maximum:
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"body field `{field}`: longer than {maximum} characters ({len(value)})",
-            {"location": "body", "field": field, "maximum": maximum},
-        )
+        reason = f"longer than {maximum} characters ({len(value)})"
+        raise invalid("body", field, reason, maximum=maximum)
     return value

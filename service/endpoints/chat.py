@@ -24,7 +24,7 @@ from ..errors import DATABASE_UNAVAILABLE, ApiError, ErrorBody, ErrorDetail, err
 from ..identity import Identity, NewUser
 from ..json import encode, json_response
 from ..schemas import ChatRequest, ChatResponse, Citation, Usage
-from ..validation import check_length, decode_json
+from ..validation import check_length, decode_json, invalid
 
 __all__ = ["chat"]
 
@@ -88,22 +88,14 @@ async def chat(request: Request) -> Response:
 
 def _question(body: ChatRequest, max_chars: int) -> str:
     if (body.message is None) == (body.query is None):
-        raise ApiError(
-            422,
-            "invalid_request",
-            "body: send exactly one of `message` or `query` (the legacy name)",
-            {"location": "body", "field": "message"},
+        raise invalid(
+            "body", "message", "send exactly one of `message` or `query` (the legacy name)"
         )
     field = "message" if body.message is not None else "query"
     text = body.message if body.message is not None else body.query
     assert text is not None
     if not text.strip():
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"body field `{field}`: must not be empty",
-            {"location": "body", "field": field},
-        )
+        raise invalid("body", field, "must not be empty")
     return check_length(text, max_chars, field)
 
 

@@ -14,22 +14,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from msgspec import UNSET
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import store
-from ..errors import ApiError
 from ..identity import require_user
 from ..json import json_response
 from ..rag.vectors import VectorStore
 from ..schemas import DocumentCreate, DocumentList, DocumentsQuery, Title, document_out
 from ..validation import (
-    check_page_size,
     decode_json,
     decode_query,
+    invalid,
     named_cursor,
+    page_size,
     path_uuid,
     reject_nul,
 )
@@ -49,11 +48,6 @@ class _Upload(msgspec.Struct, frozen=True, kw_only=True):
     filename: str | None = None
     content_type: str | None = None
     metadata: dict[str, Any] | None = None
-
-
-def _invalid(location: str, field: str, reason: str) -> ApiError:
-    details = {"location": location, "field": field}
-    return ApiError(422, "invalid_request", f"{location} field `{field}`: {reason}", details)
 
 
 async def create_document(request: Request) -> Response:
@@ -90,15 +84,11 @@ async def create_document(request: Request) -> Response:
 
 def _from_json(body: DocumentCreate) -> _Upload:
     if (body.text is None) == (body.url is None):
-        raise ApiError(
-            422,
-            "invalid_request",
-            "body: send exactly one of `text` or `url` (or upload a file as multipart/form-data)",
-            {"location": "body", "field": "text"},
-        )
+        reason = "send exactly one of `text` or `url` (or upload a file as multipart/form-data)"
+        raise invalid("body", "text", reason)
     if body.text is not None:
         if not body.text.strip():
-            raise _invalid("body", "text", "must not be empty")
+            raise invalid("body", "text", "must not be empty")
         content = body.text.encode()
         first_line = body.text.strip().splitlines()[0].lstrip("#").strip()[:80] or "untitled text"
         return _Upload(
@@ -125,9 +115,9 @@ def _checked_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError as error:
-        raise _invalid("body", "url", f"not a valid URL ({error})") from error
+        raise invalid("body", "url", f"not a valid URL ({error})") from error
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _invalid("body", "url", "must be an absolute http:// or https:// URL")
+        raise invalid("body", "url", "must be an absolute http:// or https:// URL")
     return url
 
 
@@ -138,20 +128,20 @@ async def _from_form(request: Request) -> _Upload:
     ) as form:
         unknown = sorted(set(form.keys()) - _FORM_FIELDS)
         if unknown:
-            raise _invalid("form", unknown[0], "unknown field (not part of this request)")
+            raise invalid("form", unknown[0], "unknown field (not part of this request)")
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise _invalid("form", "file", "a file part named `file` is required")
+            raise invalid("form", "file", "a file part named `file` is required")
         content = await file.read()
         filename = posixpath.basename((file.filename or "").replace("\\", "/"))[:255] or None
         content_type = (file.content_type or "application/octet-stream")[:200]
         title = _form_text(form.get("title"), "title")
         metadata = _form_metadata(form.get("metadata"))
     if not content:
-        raise _invalid("form", "file", "the file is empty")
+        raise invalid("form", "file", "the file is empty")
     for field, value in (("file.filename", filename), ("file.content_type", content_type)):
         if value is not None and "\x00" in value:
-            raise _invalid("form", field, "contains a NUL character")
+            raise invalid("form", field, "contains a NUL character")
     return _Upload(
         content=content,
         checksum=hashlib.sha256(content).digest(),
@@ -166,24 +156,24 @@ def _form_text(value: str | UploadFile | None, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _invalid("form", field, "must be a text field, not a file")
+        raise invalid("form", field, "must be a text field, not a file")
     if "\x00" in value:
-        raise _invalid("form", field, "contains a NUL character")
+        raise invalid("form", field, "contains a NUL character")
     try:
         return msgspec.convert(value, Title)
     except msgspec.ValidationError as error:
-        raise _invalid("form", field, str(error)) from error
+        raise invalid("form", field, str(error)) from error
 
 
 def _form_metadata(value: str | UploadFile | None) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _invalid("form", "metadata", "must be a text field holding a JSON object")
+        raise invalid("form", "metadata", "must be a text field holding a JSON object")
     try:
         metadata = msgspec.json.decode(value, type=dict[str, Any])
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as error:
-        raise _invalid("form", "metadata", f"must be a JSON object ({error})") from error
+        raise invalid("form", "metadata", f"must be a JSON object ({error})") from error
     reject_nul({"metadata": metadata}, "form")
     return metadata
 
@@ -191,14 +181,12 @@ def _form_metadata(value: str | UploadFile | None) -> dict[str, Any] | None:
 async def list_documents(request: Request) -> Response:
     principal = await require_user(request)
     query = decode_query(request.query_params, DocumentsQuery)
-    settings = request.state.settings
-    limit = settings.default_page_size if query.limit is UNSET else query.limit
     with named_cursor("cursor"):
         page = await store.list_documents(
             request.state.db,
             principal.user_id,
             shared=query.scope == "shared",
-            limit=check_page_size(limit, settings.max_page_size),
+            limit=page_size(query.limit, request.state.settings),
             cursor=query.cursor or None,
         )
     documents = [document_out(document) for document in page.documents]
@@ -215,13 +203,13 @@ async def get_document(request: Request) -> Response:
 async def delete_document(request: Request) -> Response:
     principal = await require_user(request)
     document_id = path_uuid(request, "document_id")
-    point_ids = await store.delete_document(
+    await store.delete_document(
         request.state.db, principal.user_id, document_id, request_id=request.state.request_id
     )
     vectors: VectorStore = request.state.vectors
     try:
-        await vectors.delete(point_ids)
-        await vectors.delete_document(document_id)  # points a failed attempt may have left
+        # By payload: every point ingestion wrote for it, recorded in point_ids or not.
+        await vectors.delete_document(document_id)
     except Exception:
         # The rows are gone, so no search result can be cited or resolved to them; the
         # points are removed on the next delete or re-ingestion of the same id.

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from msgspec import UNSET, UnsetType
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import store
-from ..errors import ApiError
 from ..identity import require_user
 from ..json import json_response
 from ..schemas import (
@@ -20,7 +18,7 @@ from ..schemas import (
     message_out,
     session_out,
 )
-from ..validation import check_page_size, decode_json, decode_query, named_cursor, path_uuid
+from ..validation import decode_json, decode_query, invalid, named_cursor, page_size, path_uuid
 
 __all__ = [
     "create_session",
@@ -32,13 +30,6 @@ __all__ = [
 ]
 
 
-def _limit(request: Request, limit: int | UnsetType) -> int:
-    settings = request.state.settings
-    return check_page_size(
-        settings.default_page_size if limit is UNSET else limit, settings.max_page_size
-    )
-
-
 async def list_sessions(request: Request) -> Response:
     principal = await require_user(request)
     query = decode_query(request.query_params, SessionsQuery)
@@ -46,7 +37,7 @@ async def list_sessions(request: Request) -> Response:
         page = await store.list_sessions(
             request.state.db,
             principal.user_id,
-            limit=_limit(request, query.limit),
+            limit=page_size(query.limit, request.state.settings),
             cursor=query.cursor or None,
         )
     sessions = [session_out(session) for session in page.sessions]
@@ -74,12 +65,7 @@ async def update_session(request: Request) -> Response:
     session_id = path_uuid(request, "session_id")
     body = await decode_json(request, SessionUpdate)
     if body.title is None and body.metadata is None:
-        raise ApiError(
-            422,
-            "invalid_request",
-            "body: send `title` and/or `metadata` to change",
-            {"location": "body"},
-        )
+        raise invalid("body", None, "send `title` and/or `metadata` to change")
     session = await store.update_session(
         request.state.db, principal.user_id, session_id, title=body.title, metadata=body.metadata
     )
@@ -105,7 +91,7 @@ async def list_messages(request: Request) -> Response:
             request.state.db,
             principal.user_id,
             session_id,
-            limit=_limit(request, query.limit),
+            limit=page_size(query.limit, request.state.settings),
             before=query.before or None,
         )
     messages = [message_out(message) for message in page.messages]

@@ -17,8 +17,6 @@ import socket
 import uuid
 from collections.abc import Sequence
 
-import msgspec
-
 from generated import documents as document_queries
 from generated import models
 
@@ -222,7 +220,3 @@ def describe(document: models.Document) -> str:
     name = document.title or document.filename or document.source_url or str(document.id)
     detail = f" ({document.error})" if document.error else ""
     return f"{document.status:<9} {name}{detail}"
-
-
-def to_json(document: models.Document) -> bytes:
-    return msgspec.json.encode(document)

@@ -107,16 +107,6 @@ class VectorStore:
         for start in range(0, len(structs), 256):
             await self.client.upsert(self.collection, structs[start : start + 256], wait=True)
 
-    async def delete(self, point_ids: Sequence[uuid.UUID]) -> None:
-        if not point_ids:
-            return
-        await self.ensure_collection()
-        await self.client.delete(
-            self.collection,
-            qm.PointIdsList(points=[str(point_id) for point_id in point_ids]),
-            wait=True,
-        )
-
     async def delete_document(self, document_id: uuid.UUID) -> None:
         """Every point of a document, whether or not the database recorded it."""
         await self.ensure_collection()
