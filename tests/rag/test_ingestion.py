@@ -8,6 +8,7 @@ identical content is one document; deleting a document removes its rows and poin
 from __future__ import annotations
 
 import datetime
+import socket
 import time
 import uuid
 from typing import Any
@@ -165,6 +166,27 @@ def test_failing_embedder_leaves_the_document_failed_with_its_error_and_no_point
         assert qdrant_point_ids(client, good["id"]) == good_points
         # The embedder was asked: the failure is the provider's, not a skipped step.
         assert "Glaciers carve valleys over thousands of years." in fake_openai.embedded_texts()
+
+
+def test_qdrant_error_leaves_the_document_failed_not_completed(
+    database_url: str, postgresql: psycopg.Connection[Any]
+) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = rag_settings(database_url, qdrant_url=f"http://127.0.0.1:{port}")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        # With Qdrant down /chat answers 503, but still hands the new user their token.
+        first = client.post("/chat", json={"message": "hello"})
+        headers = {"Authorization": f"Bearer {first.json()['error']['details']['token']}"}
+        client.cookies.clear()
+        created = post_text(client, headers, "Harbour seals rest on sandbanks at low tide.")
+        document = wait_for_document(client, headers, created["id"])
+
+    assert document["status"] == "failed"
+    assert document["error"] == "ResponseHandlingException: All connection attempts failed"
+    assert document["chunk_count"] == 0
+    assert chunk_rows(postgresql, created["id"]) == []
 
 
 @pytest.mark.parametrize(
