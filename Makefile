@@ -19,7 +19,7 @@ DBMATE = PATH="$(PG_BIN):$$PATH" DATABASE_URL="$(DB_URL)" \
 	DBMATE_MIGRATIONS_DIR=db/migrations DBMATE_SCHEMA_FILE=db/schema.sql dbmate
 
 .PHONY: help install gen check-generated lint test run eval clean \
-	db db-stop migrate migration rollback status psql bench-micro
+	db db-stop migrate migration rollback status psql bench bench-quick bench-micro
 
 help:
 	@echo "make run              serve the app on embedded defaults"
@@ -34,6 +34,8 @@ help:
 	@echo "make rollback         revert the latest migration"
 	@echo "make status           list applied and pending migrations"
 	@echo "make psql             open psql on the database"
+	@echo "make bench            every benchmark level (about 15 min); results: tests/bench/RESULTS.md"
+	@echo "make bench-quick      every benchmark level briefly, as a smoke test (under 2 min)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -90,6 +92,13 @@ status: $(STAMP)
 
 psql: $(STAMP)
 	"$(PG_BIN)/psql" "$(DB_URL)"
+
+# Their own PostgreSQL (or BENCH_DATABASE_URL); never the database of make run.
+bench: $(STAMP)
+	python -m tests.bench
+
+bench-quick: $(STAMP)
+	python -m tests.bench --quick
 
 bench-micro: $(STAMP)
 	python -m tests.bench.micro_generated

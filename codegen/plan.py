@@ -175,24 +175,34 @@ class _Planner:
         return tuple(sorted(plans, key=lambda e: e.name))
 
     def _matching_model(self, query: Query) -> ModelPlan | None:
-        tables = {c.table.name for c in query.columns if c.table is not None}
-        if len(tables) != 1 or any(c.embed_table is not None for c in query.columns):
+        """The model whose table's columns the query returns, exactly and in order.
+
+        Columns of a CTE (``WITH message AS (INSERT ... RETURNING *) SELECT * FROM message``)
+        name the CTE, not the table: they match a table whose columns are the same, when
+        exactly one table does.
+        """
+        sources = {c.table.name for c in query.columns if c.table is not None}
+        if len(sources) != 1 or any(
+            c.table is None or c.embed_table is not None for c in query.columns
+        ):
             return None
-        for table in self.request.tables:
-            if table.rel.name not in tables or len(table.columns) != len(query.columns):
-                continue
-            same = all(
+        (source,) = sources
+        named = [t for t in self.request.tables if t.rel.name == source]
+        candidates = [
+            t
+            for t in (named or self.request.tables)
+            if len(t.columns) == len(query.columns)
+            and all(
                 qc.name == tc.name
                 and qc.type.name == tc.type.name
                 and qc.not_null == tc.not_null
                 and qc.is_array == tc.is_array
-                and qc.table is not None
-                and qc.table.name == table.rel.name
-                for qc, tc in zip(query.columns, table.columns, strict=True)
+                for qc, tc in zip(query.columns, t.columns, strict=True)
             )
-            if same:
-                return self.models[self._table_key(table.rel)]
-        return None
+        ]
+        if len(candidates) != 1:
+            return None
+        return self.models[self._table_key(candidates[0].rel)]
 
     def _params(self, query: Query) -> tuple[Value, ...]:
         params = sorted(query.params, key=lambda p: p.number)

@@ -9,8 +9,6 @@ import datetime
 import uuid
 from typing import Final
 
-import msgspec
-
 from . import models
 from .db import Executor
 
@@ -22,7 +20,6 @@ __all__ = [
     "REVOKE_CREDENTIAL",
     "REVOKE_CREDENTIAL_BY_HASH",
     "REVOKE_USER_CREDENTIALS",
-    "AuthenticateCredentialRow",
     "authenticate_credential",
     "create_credential",
     "list_credentials",
@@ -51,28 +48,16 @@ SELECT id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at,
 """
 
 
-class AuthenticateCredentialRow(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    user_id: uuid.UUID
-    token_hash: bytes
-    kind: str
-    label: str | None
-    created_at: datetime.datetime
-    expires_at: datetime.datetime
-    revoked_at: datetime.datetime | None
-    last_used_at: datetime.datetime | None
-
-
 async def authenticate_credential(
     conn: Executor,
     *,
     token_hash: bytes,
-) -> AuthenticateCredentialRow | None:
+) -> models.UserCredential | None:
     """Finds the valid (unrevoked, unexpired) credential with this token hash and records its use (at most once a minute), in one statement: this is how a request's user is found."""
     row = await conn.fetchrow(AUTHENTICATE_CREDENTIAL, token_hash)
     if row is None:
         return None
-    return AuthenticateCredentialRow(*row)
+    return models.UserCredential(*row)
 
 
 CREATE_CREDENTIAL: Final[str] = """\

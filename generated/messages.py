@@ -7,17 +7,19 @@
 
 import datetime
 import uuid
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, NamedTuple
 
 import msgspec
 
 from . import models
-from .db import Executor, JsonInput, JsonValue
+from .db import Executor, JsonInput
 
 __all__ = [
     "APPEND_CHAT_TURN",
     "APPEND_MESSAGE",
     "COMPLETE_ASSISTANT_MESSAGE",
+    "COPY_MESSAGES",
     "COUNT_SESSION_MESSAGES",
     "FAIL_ASSISTANT_MESSAGE",
     "GET_MESSAGE",
@@ -25,12 +27,13 @@ __all__ = [
     "GET_MESSAGE_BY_CLIENT_ID",
     "LIST_LAST_MESSAGES",
     "LIST_MESSAGES_AFTER",
-    "AppendChatTurnRow",
     "AppendMessageParams",
     "CompleteAssistantMessageParams",
+    "CopyMessagesParams",
     "append_chat_turn",
     "append_message",
     "complete_assistant_message",
+    "copy_messages",
     "count_session_messages",
     "fail_assistant_message",
     "get_message",
@@ -44,25 +47,16 @@ __all__ = [
 APPEND_CHAT_TURN: Final[str] = """\
 -- name: AppendChatTurn :many
 WITH session AS (
-    UPDATE chat_sessions
-    SET last_seq = last_seq + 2,
-        last_activity_at = now(),
-        -- An untitled session is named after its first message (whitespace collapsed).
-        title = coalesce(
-            chat_sessions.title, left(btrim(regexp_replace($1::text, '\\s+', ' ', 'g')), 80)
-        )
-    WHERE chat_sessions.id = $2
-      AND chat_sessions.user_id = $3
-      AND NOT EXISTS (
-          SELECT 1 FROM chat_messages
-          WHERE chat_messages.session_id = $2
-            AND chat_messages.client_message_id = $4
-      )
-    RETURNING chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    -- Queues concurrent appends to one session, as in AppendMessage.
+    SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FROM chat_sessions
+    WHERE chat_sessions.id = $1
+      AND chat_sessions.user_id = $2
+    FOR UPDATE
 ), user_message AS (
     INSERT INTO chat_messages (session_id, user_id, seq, role, content, metadata, client_message_id)
-    SELECT session.id, session.user_id, session.last_seq - 1, 'user', $1::text,
-           $5::jsonb, $4::text
+    SELECT session.id, session.user_id, session.last_seq + 1, 'user', $3::text,
+           $4::jsonb, $5::text
     FROM session
     ON CONFLICT (session_id, client_message_id) DO NOTHING
     RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
@@ -72,6 +66,16 @@ WITH session AS (
            'pending', '', user_message.id
     FROM user_message
     RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+), bumped AS (
+    UPDATE chat_sessions
+    SET last_seq = assistant_message.seq,
+        last_activity_at = now(),
+        -- An untitled session is named after its first message (whitespace collapsed).
+        title = coalesce(
+            chat_sessions.title, left(btrim(regexp_replace($3::text, '\\s+', ' ', 'g')), 80)
+        )
+    FROM assistant_message
+    WHERE chat_sessions.id = assistant_message.session_id
 )
 SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM user_message
 UNION ALL
@@ -80,82 +84,69 @@ ORDER BY seq
 """
 
 
-class AppendChatTurnRow(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    session_id: uuid.UUID
-    user_id: uuid.UUID
-    seq: int
-    role: str
-    status: str
-    error: str | None
-    content: str
-    sources: JsonValue
-    confidence: float | None
-    token_count: int | None
-    metadata: JsonValue
-    client_message_id: str | None
-    reply_to_id: uuid.UUID | None
-    created_at: datetime.datetime
-    updated_at: datetime.datetime
-
-
 async def append_chat_turn(
     conn: Executor,
     *,
-    content: str,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
+    content: str,
     metadata: JsonInput,
     client_message_id: str | None = None,
-) -> list[AppendChatTurnRow]:
+) -> list[models.ChatMessage]:
     """Appends a user message and its pending assistant reply (two sequence numbers) in one statement, naming an untitled session after it; returns both, user message first, or nothing when the session is not the user's or client_message_id was already used."""
     rows = await conn.fetch(
         APPEND_CHAT_TURN,
-        content,
         session_id,
         user_id,
-        client_message_id,
+        content,
         metadata,
+        client_message_id,
     )
-    return [AppendChatTurnRow(*row) for row in rows]
+    return [models.ChatMessage(*row) for row in rows]
 
 
 APPEND_MESSAGE: Final[str] = """\
 -- name: AppendMessage :one
 WITH session AS (
+    -- The lock queues concurrent appends to one session; each then reads the last_seq
+    -- the one before it committed.
+    SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FROM chat_sessions
+    WHERE chat_sessions.id = $1
+      AND chat_sessions.user_id = $2
+    FOR UPDATE
+), message AS (
+    INSERT INTO chat_messages (
+        session_id, user_id, seq, role, status, content, sources, confidence, token_count,
+        metadata, client_message_id, reply_to_id
+    )
+    SELECT session.id, session.user_id, session.last_seq + 1, $3::text, $4::text,
+           $5::text, $6::jsonb, $7::double precision,
+           $8::integer, $9::jsonb, $10::text,
+           $11::uuid
+    FROM session
+    ON CONFLICT (session_id, client_message_id) DO NOTHING
+    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+), bumped AS (
+    -- Only a stored message advances the counter: a replayed retry leaves no gap.
     UPDATE chat_sessions
-    SET last_seq = last_seq + 1,
+    SET last_seq = message.seq,
         last_activity_at = now()
-    WHERE chat_sessions.id = $10
-      AND chat_sessions.user_id = $11
-      AND NOT EXISTS (
-          SELECT 1 FROM chat_messages
-          WHERE chat_messages.session_id = $10
-            AND chat_messages.client_message_id = $8
-      )
-    RETURNING chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FROM message
+    WHERE chat_sessions.id = message.session_id
 )
-INSERT INTO chat_messages (
-    session_id, user_id, seq, role, status, content, sources, confidence, token_count,
-    metadata, client_message_id, reply_to_id
-)
-SELECT session.id, session.user_id, session.last_seq, $1::text, $2::text, $3::text,
-       $4::jsonb, $5::double precision, $6::integer,
-       $7::jsonb, $8::text, $9::uuid
-FROM session
-ON CONFLICT (session_id, client_message_id) DO NOTHING
-RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM message
 """
 
 
 class AppendMessageParams(msgspec.Struct, frozen=True, kw_only=True):
+    session_id: uuid.UUID
+    user_id: uuid.UUID
     role: str
     status_: str
     content: str
     sources: JsonInput
     metadata: JsonInput
-    session_id: uuid.UUID
-    user_id: uuid.UUID
     confidence: float | None = None
     token_count: int | None = None
     client_message_id: str | None = None
@@ -163,9 +154,11 @@ class AppendMessageParams(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def append_message(conn: Executor, params: AppendMessageParams) -> models.ChatMessage | None:
-    """Appends a message with the session's next sequence number and bumps its activity; returns nothing when the session is not the user's or client_message_id was already used (roll back, then read it with GetMessageByClientId)."""
+    """Appends a message at the session's next sequence number and bumps its activity, in one statement; returns nothing when the session is not the user's or client_message_id was already used (then read it with GetMessageByClientId)."""
     row = await conn.fetchrow(
         APPEND_MESSAGE,
+        params.session_id,
+        params.user_id,
         params.role,
         params.status_,
         params.content,
@@ -175,8 +168,6 @@ async def append_message(conn: Executor, params: AppendMessageParams) -> models.
         params.metadata,
         params.client_message_id,
         params.reply_to_id,
-        params.session_id,
-        params.user_id,
     )
     if row is None:
         return None
@@ -185,17 +176,33 @@ async def append_message(conn: Executor, params: AppendMessageParams) -> models.
 
 COMPLETE_ASSISTANT_MESSAGE: Final[str] = """\
 -- name: CompleteAssistantMessage :one
-UPDATE chat_messages
-SET status = 'complete',
-    content = $1,
-    sources = $2,
-    confidence = $3,
-    token_count = $4,
-    metadata = metadata || coalesce($5::jsonb, '{}')
-WHERE id = $6
-  AND user_id = $7
-  AND status = 'pending'
-RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+WITH completed AS (
+    UPDATE chat_messages
+    SET status = 'complete',
+        content = $1,
+        sources = $2,
+        confidence = $3,
+        token_count = $4,
+        metadata = chat_messages.metadata || coalesce($5::jsonb, '{}')
+    WHERE chat_messages.id = $6
+      AND chat_messages.user_id = $7
+      AND chat_messages.status = 'pending'
+    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+), cited AS (
+    INSERT INTO message_citations (
+        message_id, user_id, rank, document_id, chunk_id, point_id, score,
+        document_title, document_url, snippet
+    )
+    SELECT completed.id, completed.user_id, citation.rank, citation.document_id,
+           citation.chunk_id, citation.point_id, citation.score, citation.document_title,
+           citation.document_url, citation.snippet
+    FROM completed,
+         jsonb_to_recordset(completed.sources) AS citation (
+             rank smallint, document_id uuid, chunk_id uuid, point_id uuid,
+             score double precision, document_title text, document_url text, snippet text
+         )
+)
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM completed
 """
 
 
@@ -213,7 +220,7 @@ async def complete_assistant_message(
     conn: Executor,
     params: CompleteAssistantMessageParams,
 ) -> models.ChatMessage | None:
-    """Completes a pending assistant message with the generated answer."""
+    """Completes a pending assistant message with the generated answer and stores its citations, in one statement: sources holds the citations (rank, document_id, chunk_id, point_id, score, document_title, document_url, snippet), and each becomes a message_citations row."""
     row = await conn.fetchrow(
         COMPLETE_ASSISTANT_MESSAGE,
         params.content,
@@ -227,6 +234,33 @@ async def complete_assistant_message(
     if row is None:
         return None
     return models.ChatMessage(*row)
+
+
+COPY_MESSAGES: Final[str] = """\
+-- name: CopyMessages :copyfrom
+INSERT INTO chat_messages (session_id, user_id, seq, role, content, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+class CopyMessagesParams(NamedTuple):
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    seq: int
+    role: str
+    content: str
+    created_at: datetime.datetime
+
+
+async def copy_messages(conn: Executor, records: Iterable[CopyMessagesParams]) -> int:
+    """Bulk-imports complete messages with their sequence numbers (1, 2, ... per session)."""
+    status = await conn.copy_records_to_table(
+        "chat_messages",
+        records=records,
+        columns=("session_id", "user_id", "seq", "role", "content", "created_at"),
+        schema_name="public",
+    )
+    return int(status.rpartition(" ")[2])
 
 
 COUNT_SESSION_MESSAGES: Final[str] = """\
@@ -348,11 +382,18 @@ async def get_messages_by_client_id(
 
 LIST_LAST_MESSAGES: Final[str] = """\
 -- name: ListLastMessages :many
+WITH touched AS (
+    UPDATE chat_sessions
+    SET last_accessed_at = now()
+    WHERE chat_sessions.id = $1
+      AND chat_sessions.user_id = $2
+      AND chat_sessions.last_accessed_at < now() - interval '60 seconds'
+)
 SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
-WHERE session_id = $1
-  AND user_id = $2
-  AND seq < coalesce($3::bigint, 9223372036854775807)
-ORDER BY seq DESC
+WHERE chat_messages.session_id = $1
+  AND chat_messages.user_id = $2
+  AND chat_messages.seq < coalesce($3::bigint, 9223372036854775807)
+ORDER BY chat_messages.seq DESC
 LIMIT $4
 """
 
@@ -365,7 +406,7 @@ async def list_last_messages(
     limit: int,
     before_seq: int | None = None,
 ) -> list[models.ChatMessage]:
-    """Lists the last messages of a session, newest first (reverse for display); pass before_seq to page back."""
+    """Lists the last messages of a session, newest first (reverse for display), and records the read at most once a minute, in one statement; pass before_seq to page back."""
     rows = await conn.fetch(LIST_LAST_MESSAGES, session_id, user_id, before_seq, limit)
     return [models.ChatMessage(*row) for row in rows]
 

@@ -7,7 +7,8 @@
 
 import datetime
 import uuid
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -15,6 +16,7 @@ from . import models
 from .db import Executor, JsonInput
 
 __all__ = [
+    "COPY_SESSIONS",
     "COUNT_SESSIONS",
     "CREATE_SESSION",
     "DELETE_SESSION",
@@ -23,10 +25,11 @@ __all__ = [
     "LIST_EXPIRED_SESSIONS_RETENTION",
     "LIST_SESSIONS",
     "PURGE_EXPIRED_SESSIONS_RETENTION",
-    "TOUCH_SESSION_ACCESS",
     "UPDATE_SESSION",
+    "CopySessionsParams",
     "ListExpiredSessionsRetentionRow",
     "PurgeExpiredSessionsRetentionRow",
+    "copy_sessions",
     "count_sessions",
     "create_session",
     "delete_session",
@@ -35,9 +38,35 @@ __all__ = [
     "list_expired_sessions_retention",
     "list_sessions",
     "purge_expired_sessions_retention",
-    "touch_session_access",
     "update_session",
 ]
+
+
+COPY_SESSIONS: Final[str] = """\
+-- name: CopySessions :copyfrom
+INSERT INTO chat_sessions (id, user_id, title, created_at, last_activity_at, last_seq)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+class CopySessionsParams(NamedTuple):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    title: str | None
+    created_at: datetime.datetime
+    last_activity_at: datetime.datetime
+    last_seq: int
+
+
+async def copy_sessions(conn: Executor, records: Iterable[CopySessionsParams]) -> int:
+    """Bulk-imports sessions; last_seq must be the highest seq of the messages imported with them."""
+    status = await conn.copy_records_to_table(
+        "chat_sessions",
+        records=records,
+        columns=("id", "user_id", "title", "created_at", "last_activity_at", "last_seq"),
+        schema_name="public",
+    )
+    return int(status.rpartition(" ")[2])
 
 
 COUNT_SESSIONS: Final[str] = """\
@@ -211,26 +240,6 @@ async def purge_expired_sessions_retention(
     """Deletes up to limit sessions inactive since before the cutoff (cascading to messages and citations); call until it returns fewer rows than limit."""
     rows = await conn.fetch(PURGE_EXPIRED_SESSIONS_RETENTION, cutoff, limit)
     return [PurgeExpiredSessionsRetentionRow(*row) for row in rows]
-
-
-TOUCH_SESSION_ACCESS: Final[str] = """\
--- name: TouchSessionAccess :exec
-UPDATE chat_sessions
-SET last_accessed_at = now()
-WHERE id = $1
-  AND user_id = $2
-  AND last_accessed_at < now() - interval '60 seconds'
-"""
-
-
-async def touch_session_access(
-    conn: Executor,
-    *,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
-) -> None:
-    """Records a read of a session, at most once a minute so reads do not become writes."""
-    await conn.execute(TOUCH_SESSION_ACCESS, session_id, user_id)
 
 
 UPDATE_SESSION: Final[str] = """\

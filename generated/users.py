@@ -5,24 +5,54 @@
 # source: users.sql
 """Queries from users.sql."""
 
+import datetime
 import uuid
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, NamedTuple
 
 from . import models
 from .db import Executor
 
 __all__ = [
+    "COPY_USERS",
     "CREATE_ANONYMOUS_USER",
     "CREATE_USER",
     "DELETE_USER",
     "GET_USER",
     "UPDATE_USER",
+    "CopyUsersParams",
+    "copy_users",
     "create_anonymous_user",
     "create_user",
     "delete_user",
     "get_user",
     "update_user",
 ]
+
+
+COPY_USERS: Final[str] = """\
+-- name: CopyUsers :copyfrom
+INSERT INTO users (id, email, name, created_at)
+VALUES ($1, $2, $3, $4)
+"""
+
+
+class CopyUsersParams(NamedTuple):
+    id: uuid.UUID
+    email: str | None
+    name: str | None
+    created_at: datetime.datetime
+
+
+async def copy_users(conn: Executor, records: Iterable[CopyUsersParams]) -> int:
+    """Bulk-imports users (history migrated from another system, benchmark data sets)."""
+    status = await conn.copy_records_to_table(
+        "users",
+        records=records,
+        columns=("id", "email", "name", "created_at"),
+        schema_name="public",
+    )
+    return int(status.rpartition(" ")[2])
 
 
 CREATE_ANONYMOUS_USER: Final[str] = """\

@@ -1,50 +1,47 @@
 -- name: AppendMessage :one
--- Appends a message with the session's next sequence number and bumps its activity; returns nothing when the session is not the user's or client_message_id was already used (roll back, then read it with GetMessageByClientId).
+-- Appends a message at the session's next sequence number and bumps its activity, in one statement; returns nothing when the session is not the user's or client_message_id was already used (then read it with GetMessageByClientId).
 WITH session AS (
-    UPDATE chat_sessions
-    SET last_seq = last_seq + 1,
-        last_activity_at = now()
+    -- The lock queues concurrent appends to one session; each then reads the last_seq
+    -- the one before it committed.
+    SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FROM chat_sessions
     WHERE chat_sessions.id = @session_id
       AND chat_sessions.user_id = @user_id
-      AND NOT EXISTS (
-          SELECT 1 FROM chat_messages
-          WHERE chat_messages.session_id = @session_id
-            AND chat_messages.client_message_id = sqlc.narg(client_message_id)
-      )
-    RETURNING chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FOR UPDATE
+), message AS (
+    INSERT INTO chat_messages (
+        session_id, user_id, seq, role, status, content, sources, confidence, token_count,
+        metadata, client_message_id, reply_to_id
+    )
+    SELECT session.id, session.user_id, session.last_seq + 1, @role::text, @status::text,
+           @content::text, @sources::jsonb, sqlc.narg(confidence)::double precision,
+           sqlc.narg(token_count)::integer, @metadata::jsonb, sqlc.narg(client_message_id)::text,
+           sqlc.narg(reply_to_id)::uuid
+    FROM session
+    ON CONFLICT (session_id, client_message_id) DO NOTHING
+    RETURNING *
+), bumped AS (
+    -- Only a stored message advances the counter: a replayed retry leaves no gap.
+    UPDATE chat_sessions
+    SET last_seq = message.seq,
+        last_activity_at = now()
+    FROM message
+    WHERE chat_sessions.id = message.session_id
 )
-INSERT INTO chat_messages (
-    session_id, user_id, seq, role, status, content, sources, confidence, token_count,
-    metadata, client_message_id, reply_to_id
-)
-SELECT session.id, session.user_id, session.last_seq, @role::text, @status::text, @content::text,
-       @sources::jsonb, sqlc.narg(confidence)::double precision, sqlc.narg(token_count)::integer,
-       @metadata::jsonb, sqlc.narg(client_message_id)::text, sqlc.narg(reply_to_id)::uuid
-FROM session
-ON CONFLICT (session_id, client_message_id) DO NOTHING
-RETURNING *;
+SELECT * FROM message;
 
 -- name: AppendChatTurn :many
 -- Appends a user message and its pending assistant reply (two sequence numbers) in one statement, naming an untitled session after it; returns both, user message first, or nothing when the session is not the user's or client_message_id was already used.
 WITH session AS (
-    UPDATE chat_sessions
-    SET last_seq = last_seq + 2,
-        last_activity_at = now(),
-        -- An untitled session is named after its first message (whitespace collapsed).
-        title = coalesce(
-            chat_sessions.title, left(btrim(regexp_replace(@content::text, '\s+', ' ', 'g')), 80)
-        )
+    -- Queues concurrent appends to one session, as in AppendMessage.
+    SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FROM chat_sessions
     WHERE chat_sessions.id = @session_id
       AND chat_sessions.user_id = @user_id
-      AND NOT EXISTS (
-          SELECT 1 FROM chat_messages
-          WHERE chat_messages.session_id = @session_id
-            AND chat_messages.client_message_id = sqlc.narg(client_message_id)
-      )
-    RETURNING chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FOR UPDATE
 ), user_message AS (
     INSERT INTO chat_messages (session_id, user_id, seq, role, content, metadata, client_message_id)
-    SELECT session.id, session.user_id, session.last_seq - 1, 'user', @content::text,
+    SELECT session.id, session.user_id, session.last_seq + 1, 'user', @content::text,
            @metadata::jsonb, sqlc.narg(client_message_id)::text
     FROM session
     ON CONFLICT (session_id, client_message_id) DO NOTHING
@@ -55,6 +52,16 @@ WITH session AS (
            'pending', '', user_message.id
     FROM user_message
     RETURNING *
+), bumped AS (
+    UPDATE chat_sessions
+    SET last_seq = assistant_message.seq,
+        last_activity_at = now(),
+        -- An untitled session is named after its first message (whitespace collapsed).
+        title = coalesce(
+            chat_sessions.title, left(btrim(regexp_replace(@content::text, '\s+', ' ', 'g')), 80)
+        )
+    FROM assistant_message
+    WHERE chat_sessions.id = assistant_message.session_id
 )
 SELECT * FROM user_message
 UNION ALL
@@ -62,18 +69,34 @@ SELECT * FROM assistant_message
 ORDER BY seq;
 
 -- name: CompleteAssistantMessage :one
--- Completes a pending assistant message with the generated answer.
-UPDATE chat_messages
-SET status = 'complete',
-    content = @content,
-    sources = @sources,
-    confidence = sqlc.narg(confidence),
-    token_count = sqlc.narg(token_count),
-    metadata = metadata || coalesce(sqlc.narg(metadata)::jsonb, '{}')
-WHERE id = @message_id
-  AND user_id = @user_id
-  AND status = 'pending'
-RETURNING *;
+-- Completes a pending assistant message with the generated answer and stores its citations, in one statement: sources holds the citations (rank, document_id, chunk_id, point_id, score, document_title, document_url, snippet), and each becomes a message_citations row.
+WITH completed AS (
+    UPDATE chat_messages
+    SET status = 'complete',
+        content = @content,
+        sources = @sources,
+        confidence = sqlc.narg(confidence),
+        token_count = sqlc.narg(token_count),
+        metadata = chat_messages.metadata || coalesce(sqlc.narg(metadata)::jsonb, '{}')
+    WHERE chat_messages.id = @message_id
+      AND chat_messages.user_id = @user_id
+      AND chat_messages.status = 'pending'
+    RETURNING *
+), cited AS (
+    INSERT INTO message_citations (
+        message_id, user_id, rank, document_id, chunk_id, point_id, score,
+        document_title, document_url, snippet
+    )
+    SELECT completed.id, completed.user_id, citation.rank, citation.document_id,
+           citation.chunk_id, citation.point_id, citation.score, citation.document_title,
+           citation.document_url, citation.snippet
+    FROM completed,
+         jsonb_to_recordset(completed.sources) AS citation (
+             rank smallint, document_id uuid, chunk_id uuid, point_id uuid,
+             score double precision, document_title text, document_url text, snippet text
+         )
+)
+SELECT * FROM completed;
 
 -- name: FailAssistantMessage :one
 -- Marks a pending assistant message as failed, keeping the error visible in the session.
@@ -110,12 +133,19 @@ WHERE original.session_id = @session_id
 ORDER BY reply.seq;
 
 -- name: ListLastMessages :many
--- Lists the last messages of a session, newest first (reverse for display); pass before_seq to page back.
+-- Lists the last messages of a session, newest first (reverse for display), and records the read at most once a minute, in one statement; pass before_seq to page back.
+WITH touched AS (
+    UPDATE chat_sessions
+    SET last_accessed_at = now()
+    WHERE chat_sessions.id = @session_id
+      AND chat_sessions.user_id = @user_id
+      AND chat_sessions.last_accessed_at < now() - interval '60 seconds'
+)
 SELECT * FROM chat_messages
-WHERE session_id = @session_id
-  AND user_id = @user_id
-  AND seq < coalesce(sqlc.narg(before_seq)::bigint, 9223372036854775807)
-ORDER BY seq DESC
+WHERE chat_messages.session_id = @session_id
+  AND chat_messages.user_id = @user_id
+  AND chat_messages.seq < coalesce(sqlc.narg(before_seq)::bigint, 9223372036854775807)
+ORDER BY chat_messages.seq DESC
 LIMIT sqlc.arg('limit');
 
 -- name: ListMessagesAfter :many
@@ -132,3 +162,8 @@ LIMIT sqlc.arg('limit');
 SELECT count(*) FROM chat_messages
 WHERE session_id = @session_id
   AND user_id = @user_id;
+
+-- name: CopyMessages :copyfrom
+-- Bulk-imports complete messages with their sequence numbers (1, 2, ... per session).
+INSERT INTO chat_messages (session_id, user_id, seq, role, content, created_at)
+VALUES ($1, $2, $3, $4, $5, $6);

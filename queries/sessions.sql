@@ -16,14 +16,6 @@ SELECT * FROM chat_sessions
 WHERE id = @session_id
   AND user_id = @user_id;
 
--- name: TouchSessionAccess :exec
--- Records a read of a session, at most once a minute so reads do not become writes.
-UPDATE chat_sessions
-SET last_accessed_at = now()
-WHERE id = @session_id
-  AND user_id = @user_id
-  AND last_accessed_at < now() - interval '60 seconds';
-
 -- name: ListSessions :many
 -- Lists a user's sessions by last activity, newest first; pass the last row's (last_activity_at, id) as the cursor for the next page.
 SELECT * FROM chat_sessions
@@ -75,3 +67,8 @@ WHERE id = ANY (ARRAY(
     FOR UPDATE SKIP LOCKED
 ))
 RETURNING id, user_id;
+
+-- name: CopySessions :copyfrom
+-- Bulk-imports sessions; last_seq must be the highest seq of the messages imported with them.
+INSERT INTO chat_sessions (id, user_id, title, created_at, last_activity_at, last_seq)
+VALUES ($1, $2, $3, $4, $5, $6);

@@ -28,3 +28,8 @@ RETURNING *;
 -- Deletes a user and, by cascade, everything the user owns.
 DELETE FROM users
 WHERE id = @user_id;
+
+-- name: CopyUsers :copyfrom
+-- Bulk-imports users (history migrated from another system, benchmark data sets).
+INSERT INTO users (id, email, name, created_at)
+VALUES ($1, $2, $3, $4);

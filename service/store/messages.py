@@ -12,7 +12,7 @@ from generated.db import JsonInput
 
 from .cursors import decode_cursor, encode_cursor
 from .errors import InvalidInput, NotFound
-from .tx import Connection, Db, exec_tx, undo_if_empty
+from .tx import Connection, Db, exec_statement
 
 __all__ = ["MessagePage", "append_message", "list_messages"]
 
@@ -51,7 +51,7 @@ async def append_message(
     )
 
     async def work(conn: Connection) -> models.ChatMessage:
-        appended = await undo_if_empty(conn, lambda: messages.append_message(conn, params))
+        appended = await messages.append_message(conn, params)
         if appended is None and client_message_id is not None:
             appended = await messages.get_message_by_client_id(
                 conn, session_id=session_id, user_id=user_id, client_message_id=client_message_id
@@ -60,7 +60,8 @@ async def append_message(
             raise NotFound("session not found")
         return appended
 
-    return await exec_tx(db, work)
+    # One statement, and a second only to replay a retry: no transaction needed.
+    return await exec_statement(db, work)
 
 
 async def list_messages(
@@ -72,6 +73,7 @@ async def list_messages(
     before_seq = None if before is None else decode_cursor(before, _MessagePosition).before_seq
 
     async def work(conn: Connection) -> MessagePage:
+        # Reads the page and records the read in one statement.
         rows = await messages.list_last_messages(
             conn, session_id=session_id, user_id=user_id, limit=limit + 1, before_seq=before_seq
         )
@@ -80,10 +82,9 @@ async def list_messages(
             and await sessions.get_session(conn, session_id=session_id, user_id=user_id) is None
         ):
             raise NotFound("session not found")
-        await sessions.touch_session_access(conn, session_id=session_id, user_id=user_id)
         page, next_cursor = rows[:limit], None
         if len(rows) > limit:
             next_cursor = encode_cursor(_MessagePosition(page[-1].seq))
         return MessagePage(page[::-1], next_cursor)
 
-    return await exec_tx(db, work)
+    return await exec_statement(db, work)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import msgspec
 
-from generated import citations, messages, models
+from generated import messages, models
 from generated.db import JsonInput
 
 from .errors import Conflict, NotFound
-from .tx import Connection, Db, exec_tx, undo_if_empty
+from .tx import Connection, Db, exec_statement
 
 __all__ = ["ChatTurn", "Citation", "complete_chat_turn", "fail_chat_turn", "start_chat_turn"]
 
@@ -23,7 +23,10 @@ class ChatTurn(msgspec.Struct, frozen=True):
 
 
 class Citation(msgspec.Struct, frozen=True, kw_only=True):
-    """A chunk an answer used; ranks are 1, 2, ... in order of relevance."""
+    """A chunk an answer used; ranks are 1, 2, ... in order of relevance.
+
+    The fields are the columns CompleteAssistantMessage reads back out of ``sources``.
+    """
 
     rank: int
     document_id: uuid.UUID | None = None
@@ -51,20 +54,16 @@ async def start_chat_turn(
     """
 
     async def work(conn: Connection) -> ChatTurn:
-        rows = await undo_if_empty(
+        stored = await messages.append_chat_turn(
             conn,
-            lambda: messages.append_chat_turn(
-                conn,
-                session_id=session_id,
-                user_id=user_id,
-                content=content,
-                metadata={} if metadata is None else metadata,
-                client_message_id=client_message_id,
-            ),
+            session_id=session_id,
+            user_id=user_id,
+            content=content,
+            metadata={} if metadata is None else metadata,
+            client_message_id=client_message_id,
         )
-        if rows:
-            user_message, assistant_message = (_message(row) for row in rows)
-            return ChatTurn(user_message, assistant_message, replayed=False)
+        if stored:
+            return ChatTurn(stored[0], stored[1], replayed=False)
         if client_message_id is None:
             raise NotFound("session not found")
         original = await messages.get_messages_by_client_id(
@@ -76,7 +75,8 @@ async def start_chat_turn(
             raise Conflict("client_message_id was used by a message that is not a chat turn")
         return ChatTurn(original[0], original[1], replayed=True)
 
-    return await exec_tx(db, work)
+    # One statement, and a second only to replay a retry: no transaction needed.
+    return await exec_statement(db, work)
 
 
 async def complete_chat_turn(
@@ -90,7 +90,9 @@ async def complete_chat_turn(
     token_count: int | None = None,
     metadata: JsonInput | None = None,
 ) -> models.ChatMessage:
-    """Complete a pending assistant message with its answer and citations (sources mirror them)."""
+    """Complete a pending assistant message with its answer and citations, in one statement:
+    the citations travel once, as ``sources``, and the statement copies them into
+    message_citations."""
     params = messages.CompleteAssistantMessageParams(
         content=content,
         sources=msgspec.to_builtins(citations_used),
@@ -100,20 +102,14 @@ async def complete_chat_turn(
         token_count=token_count,
         metadata=metadata,
     )
-    records = [
-        citations.CopyMessageCitationsParams(message_id, user_id, *msgspec.structs.astuple(c))
-        for c in citations_used
-    ]
 
     async def work(conn: Connection) -> models.ChatMessage:
         completed = await messages.complete_assistant_message(conn, params)
         if completed is None:
             raise await _not_pending(conn, user_id, message_id)
-        if records:
-            await citations.copy_message_citations(conn, records)
         return completed
 
-    return await exec_tx(db, work)
+    return await exec_statement(db, work)
 
 
 async def fail_chat_turn(
@@ -129,7 +125,7 @@ async def fail_chat_turn(
             raise await _not_pending(conn, user_id, message_id)
         return failed
 
-    return await exec_tx(db, work)
+    return await exec_statement(db, work)
 
 
 async def _not_pending(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID) -> Exception:
@@ -137,7 +133,3 @@ async def _not_pending(conn: Connection, user_id: uuid.UUID, message_id: uuid.UU
     if found is None:
         return NotFound("message not found")
     return Conflict(f"message is {found.status}, not a pending answer")
-
-
-def _message(row: messages.AppendChatTurnRow) -> models.ChatMessage:
-    return models.ChatMessage(*msgspec.structs.astuple(row))

@@ -12,7 +12,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from .errors import mapped_errors
 
-__all__ = ["Connection", "Db", "Pool", "exec_statement", "exec_tx", "undo_if_empty"]
+__all__ = ["Connection", "Db", "Pool", "exec_statement", "exec_tx"]
 
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -91,24 +91,3 @@ async def _attempt(
             if isinstance(error.__context__, RETRYABLE):
                 raise error.__context__ from None
             raise
-
-
-async def undo_if_empty(conn: Connection, step: Callable[[], Awaitable[T]]) -> T:
-    """Run ``step`` in a savepoint, rolled back when it returns nothing (None or empty).
-
-    An ``INSERT ... ON CONFLICT DO NOTHING`` that found the row already there has still
-    run the rest of its statement (the session counter bump): undoing it keeps the
-    per-session sequence gap-free.
-    """
-    savepoint = conn.transaction()
-    await savepoint.start()
-    try:
-        result = await step()
-    except BaseException:
-        await savepoint.rollback()
-        raise
-    if result:
-        await savepoint.commit()
-    else:
-        await savepoint.rollback()
-    return result

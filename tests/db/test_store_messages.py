@@ -86,6 +86,32 @@ def test_a_retried_append_returns_the_original_message_without_a_gap(database_ur
     with_pool(database_url, body)
 
 
+def test_retries_racing_appends_store_each_message_once_without_a_gap(database_url: str) -> None:
+    # Each append is one statement that locks the session row first: racing retries of
+    # one message queue behind it, find it stored, and never advance the counter.
+    async def body(pool: store.Pool) -> None:
+        user_id, session_id = await new_session(pool)
+        appended = await asyncio.gather(
+            *(
+                store.append_message(
+                    pool, user_id, session_id, role="user", content=f"m{n % 4}",
+                    client_message_id=f"key-{n % 4}",
+                )
+                for n in range(24)
+            ),
+            *(
+                store.append_message(pool, user_id, session_id, role="system", content="note")
+                for _ in range(6)
+            ),
+        )  # fmt: skip
+        assert len({m.id for m in appended}) == 4 + 6
+        page = await store.list_messages(pool, user_id, session_id, limit=100)
+        assert [m.seq for m in page.messages] == list(range(1, 11))
+        assert await last_seq(pool, session_id) == 10
+
+    with_pool(database_url, body)
+
+
 def test_a_retried_turn_returns_the_original_messages_and_inserts_nothing(
     database_url: str,
 ) -> None:
@@ -149,7 +175,15 @@ def test_an_answer_completes_with_its_citations_or_fails_visibly(database_url: s
         )
         turn = await store.start_chat_turn(pool, user_id, session_id, content="Q1")
         used = [
-            store.Citation(rank=1, document_id=document.document.id, score=0.9, snippet="a"),
+            store.Citation(
+                rank=1,
+                document_id=document.document.id,
+                point_id=uuid.uuid4(),
+                score=0.9,
+                document_title="Guide",
+                document_url="https://example.org",
+                snippet='a "quoted" snippet',
+            ),
             store.Citation(rank=2, document_title="Gone", score=0.5),
         ]
         answered = await store.complete_chat_turn(
@@ -166,10 +200,20 @@ def test_an_answer_completes_with_its_citations_or_fails_visibly(database_url: s
         stored = await citations.list_message_citations(
             pool, message_ids=[answered.id], user_id=user_id
         )
-        assert [(c.rank, c.document_id, c.score) for c in stored] == [
-            (1, document.document.id, 0.9),
-            (2, None, 0.5),
-        ]
+        # The statement copies every field of sources into the citation rows.
+        assert [
+            store.Citation(
+                rank=c.rank,
+                document_id=c.document_id,
+                chunk_id=c.chunk_id,
+                point_id=c.point_id,
+                score=c.score,
+                document_title=c.document_title,
+                document_url=c.document_url,
+                snippet=c.snippet,
+            )
+            for c in stored
+        ] == used
 
         failing = await store.start_chat_turn(pool, user_id, session_id, content="Q2")
         failed = await store.fail_chat_turn(

@@ -32,6 +32,8 @@ ALLOWED_WITHOUT_USER_ID = {
     # Users are created before they have an id to pass.
     "create_anonymous_user",
     "create_user",
+    # Bulk import creates the users it names: each record carries its own id.
+    "copy_users",
     # The ingestion worker serves every owner; the document's owner is in the row.
     "claim_document_for_worker",
     "mark_document_processing_for_worker",
