@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from service.connections import open_pool
 from service.settings import Settings
 
-from . import datalayer, http_level, scale
+from . import datalayer, http_level, micro_generated, scale
 from .database import bench_database, server_version
 from .dataset import Dataset, load
 from .stats import machine, versions
@@ -30,6 +30,7 @@ class Profile:
     http_warmup: float
     scale_sizes: tuple[int, ...]
     scale_seconds: float
+    micro_calls_rounds: tuple[int, int]
 
 
 FULL = Profile(
@@ -38,6 +39,7 @@ FULL = Profile(
     http_warmup=2.0,
     scale_sizes=(10**4, 10**5, 10**6),
     scale_seconds=4.0,
+    micro_calls_rounds=(2000, 15),
 )
 QUICK = Profile(
     layers=datalayer.Plan(rounds=1, seconds=0.7, warmup=0.2, counted_calls=10),
@@ -45,6 +47,7 @@ QUICK = Profile(
     http_warmup=0.5,
     scale_sizes=(10**3, 10**4),
     scale_seconds=0.5,
+    micro_calls_rounds=(100, 3),
 )
 
 
@@ -64,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "- libraries: "
             + versions(
-                "asyncpg", "msgspec", "starlette", "uvicorn", "sqlalchemy", "fastapi", "pydantic"
+                "asyncpg",
+                "msgspec",
+                "starlette",
+                "uvicorn",
+                "uvloop",
+                "httptools",
+                "sqlalchemy",
+                "fastapi",
+                "pydantic",
             )
         )
         data = asyncio.run(_load(database.url))
@@ -74,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         if "1" in levels:
             print("## Level 1: data layer (with level 4: statements per call)\n")
             print(asyncio.run(_layers(database.url, data, profile.layers)), flush=True)
+            print("### Generated code vs the same SQL called by hand (median per call)\n")
+            print("```", flush=True)
+            asyncio.run(micro_generated.run(database.url, *profile.micro_calls_rounds))
+            print("```\n", flush=True)
         if "2" in levels:
             print("## Level 2: HTTP (uvicorn, load from a separate process)\n")
             outcomes = http_level.run(
