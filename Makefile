@@ -34,7 +34,7 @@ help:
 	@echo "make rollback         revert the latest migration"
 	@echo "make status           list applied and pending migrations"
 	@echo "make psql             open psql on the database"
-	@echo "make bench            every benchmark level (about 15 min); results: tests/bench/RESULTS.md"
+	@echo "make bench            every benchmark level (about 9 min); results: tests/bench/RESULTS.md"
 	@echo "make bench-quick      every benchmark level briefly, as a smoke test (under 2 min)"
 
 $(STAMP): requirements.lock pyproject.toml

@@ -8,10 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
-import uvicorn
-
 from . import serving
-from .app import create_app
 from .cli import evaluate, ingest, load_questions
 from .logs import configure_logging
 from .settings import SettingsError, load_settings
@@ -61,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"Serving on http://{host}:{port}  (API description: /openapi.json)", flush=True)
-    if args.workers > 1:
-        serving.run("service.serving:worker_app", host=host, port=port, workers=args.workers)
-        return 0
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    serving.run("service.serving:worker_app", host=host, port=port, workers=args.workers)
     return 0
 
 

@@ -52,8 +52,10 @@ async def exec_tx(
 async def exec_statement(
     db: Db, work: Callable[[Connection], Awaitable[T]], *, attempts: int = ATTEMPTS
 ) -> T:
-    """Like exec_tx, for ``work`` that sends exactly one statement: a statement is atomic on
-    its own, so given a pool it runs without BEGIN and COMMIT (one round trip, not three)."""
+    """Like exec_tx, for ``work`` whose writes are one statement: a statement is atomic on its
+    own, so given a pool it runs without BEGIN and COMMIT (one round trip, not three). Reads
+    may follow it on the same connection when they only need what it committed (replaying a
+    retried write, telling "not found" from "empty")."""
     if not isinstance(db, asyncpg.Pool):
         return await exec_tx(db, work)
     return await _retried(db, work, attempts=attempts, transaction=False)

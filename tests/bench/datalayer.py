@@ -100,11 +100,8 @@ async def run(
 ) -> dict[tuple[str, int, str], Sample]:
     """Samples keyed by (operation, concurrency, layer name)."""
     samples: dict[tuple[str, int, str], Sample] = {}
-    run_tag = uuid.uuid4().hex[:8]
-    calls = {
-        layer.name: operations(layer, data, f"{run_tag}-{i}") for i, layer in enumerate(layers)
-    }
-    offsets = {layer.name: 0 for layer in layers}
+    run_tag = uuid.uuid4().hex[:8]  # call numbers restart with each run of the bench
+    calls = {layer.name: operations(layer, data, run_tag) for layer in layers}
     order = list(layers)
     shuffle = random.Random(11).shuffle
     for name in OPERATIONS:
@@ -113,29 +110,10 @@ async def run(
                 shuffle(order)
                 for layer in order:
                     operation = calls[layer.name][name]
-                    await measure(
-                        _offset(operation, offsets, layer.name),
-                        concurrency=concurrency,
-                        seconds=plan.warmup,
-                    )
-                    sample = await measure(
-                        _offset(operation, offsets, layer.name),
-                        concurrency=concurrency,
-                        seconds=plan.seconds,
-                    )
+                    await measure(operation, concurrency=concurrency, seconds=plan.warmup)
+                    sample = await measure(operation, concurrency=concurrency, seconds=plan.seconds)
                     samples.setdefault((name, concurrency, layer.name), Sample()).add(sample)
     return samples
-
-
-def _offset(operation: Operation, offsets: dict[str, int], name: str) -> Operation:
-    """Each measurement continues numbering where the last one stopped: keys never repeat."""
-    start = offsets[name]
-
-    async def call(n: int) -> object:
-        offsets[name] = max(offsets[name], start + n + 1)
-        return await operation(start + n)
-
-    return call
 
 
 async def count_statements(

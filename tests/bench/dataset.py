@@ -15,8 +15,6 @@ from generated import messages, sessions, users
 from service import store
 from service.store import Pool
 
-from .layer import BenchCitation
-
 WORDS = [
     "the",
     "a",
@@ -111,7 +109,7 @@ def answer(rng: random.Random) -> str:
 class Dataset:
     sessions: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)  # (user, session)
     tokens: dict[uuid.UUID, str] = field(default_factory=dict)  # user -> bearer token
-    citations: list[BenchCitation] = field(default_factory=list)
+    citations: list[store.Citation] = field(default_factory=list)
     messages: int = 0
 
 
@@ -180,7 +178,7 @@ async def load(
     return data
 
 
-async def _cited_chunks(pool: Pool) -> list[BenchCitation]:
+async def _cited_chunks(pool: Pool) -> list[store.Citation]:
     """Three chunks of one shared document, for the citations a turn stores."""
     async with pool.acquire() as conn:
         document_id: uuid.UUID = await conn.fetchval(
@@ -201,7 +199,7 @@ async def _cited_chunks(pool: Pool) -> list[BenchCitation]:
             document_id,
         )
     return [
-        BenchCitation(
+        store.Citation(
             rank=row["chunk_index"] + 1,
             document_id=document_id,
             chunk_id=row["id"],

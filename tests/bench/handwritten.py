@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import asyncpg
 import msgspec
 
-from .layer import BenchCitation
+from service.store import Citation
 
 EXISTING = """
 SELECT * FROM chat_messages
@@ -73,7 +73,7 @@ class HandwrittenLayer:
         client_message_id: str,
         answer: str,
         confidence: float,
-        citations: Sequence[BenchCitation],
+        citations: Sequence[Citation],
     ) -> object:
         async with self.pool.acquire() as conn:
             async with conn.transaction():
@@ -100,7 +100,7 @@ async def _append(
     content: str,
     client_message_id: str | None,
     confidence: float | None = None,
-    citations: Sequence[BenchCitation] = (),
+    citations: Sequence[Citation] = (),
 ) -> asyncpg.Record:
     if client_message_id is not None:
         existing = await conn.fetchrow(EXISTING, session_id, user_id, client_message_id)

@@ -19,18 +19,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
-import msgspec
-
-
-class BenchCitation(msgspec.Struct, frozen=True, kw_only=True):
-    rank: int
-    document_id: uuid.UUID
-    chunk_id: uuid.UUID
-    point_id: uuid.UUID
-    score: float
-    document_title: str
-    document_url: str | None
-    snippet: str
+from service.store import Citation
 
 
 class ChatLayer(Protocol):
@@ -57,7 +46,7 @@ class ChatLayer(Protocol):
         client_message_id: str,
         answer: str,
         confidence: float,
-        citations: Sequence[BenchCitation],
+        citations: Sequence[Citation],
     ) -> object:
         """Returns the completed assistant message."""
         ...

@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from tests.bench.layer import BenchCitation
+from service.store import Citation
 from tests.bench.orm_models import ChatMessage, ChatSession, MessageCitation
 
 __all__ = ["OrmLayer", "orm_url"]
@@ -42,20 +42,6 @@ def orm_url(url: str) -> str:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), ""))
-
-
-def citation_json(citation: BenchCitation) -> dict[str, Any]:
-    """A citation as stored in ``chat_messages.sources`` (the service's shape, uuids as text)."""
-    return {
-        "rank": citation.rank,
-        "document_id": str(citation.document_id),
-        "chunk_id": str(citation.chunk_id),
-        "point_id": str(citation.point_id),
-        "score": citation.score,
-        "document_title": citation.document_title,
-        "document_url": citation.document_url,
-        "snippet": citation.snippet,
-    }
 
 
 class OrmLayer:
@@ -128,7 +114,7 @@ class OrmLayer:
         client_message_id: str,
         answer: str,
         confidence: float,
-        citations: Sequence[BenchCitation],
+        citations: Sequence[Citation],
     ) -> ChatMessage:
         await self.append(user_id, session_id, question, client_message_id)
         await self.last10(user_id, session_id)  # the context the answer would be built from
@@ -142,7 +128,7 @@ class OrmLayer:
                 status="complete",
                 content=answer,
                 confidence=confidence,
-                sources=[citation_json(c) for c in citations],
+                sources=msgspec.to_builtins(citations),
             )
             session.add(reply)
             # The citations need the message id, which the database generates.

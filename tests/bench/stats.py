@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 import platform
@@ -12,6 +13,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 Operation = Callable[[int], Awaitable[object]]
+
+# Call numbers are unique across every measurement of a run, so operations can derive
+# idempotency keys from them and never replay an earlier call by accident.
+_call_numbers = itertools.count()
 
 
 @dataclass
@@ -43,17 +48,16 @@ class Sample:
 async def measure(operation: Operation, *, concurrency: int, seconds: float) -> Sample:
     """Run ``operation`` from ``concurrency`` workers back to back (closed loop) for ``seconds``.
 
-    Each call gets a distinct number, so callers can pick distinct targets or keys.
+    Each call gets a number no other call in this process got, to pick targets or keys.
     An operation that raises is counted as an error, not as a completed operation.
     """
     sample = Sample()
-    counter = iter(range(1 << 62))
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
         while (start := time.perf_counter()) < deadline:
             try:
-                await operation(next(counter))
+                await operation(next(_call_numbers))
             except Exception:
                 sample.errors += 1
                 continue

@@ -6,12 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-import msgspec
-
 from service import store
 from service.store import Pool
-
-from .layer import BenchCitation
 
 
 class StoreLayer:
@@ -44,7 +40,7 @@ class StoreLayer:
         client_message_id: str,
         answer: str,
         confidence: float,
-        citations: Sequence[BenchCitation],
+        citations: Sequence[store.Citation],
     ) -> object:
         # The order /chat follows: store the question, read the context, store the answer.
         started = await store.start_chat_turn(
@@ -57,7 +53,7 @@ class StoreLayer:
             started.assistant_message.id,
             content=answer,
             confidence=confidence,
-            citations_used=[store.Citation(**msgspec.structs.asdict(c)) for c in citations],
+            citations_used=citations,
         )
 
     async def close(self) -> None:
