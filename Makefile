@@ -58,16 +58,19 @@ lint: $(STAMP)
 test: $(STAMP) check-generated lint
 	python -m pytest
 
-# DATABASE_URL / QDRANT_URL when set; otherwise the embedded PostgreSQL and local Qdrant.
-# The sample corpus (docs/) goes into the shared corpus once: identical content is a no-op.
+# DATABASE_URL / QDRANT_URL when set; otherwise the embedded PostgreSQL and Qdrant Edge.
+# Vectors made another way (an older encoder, another engine) are rebuilt first; the sample
+# corpus (docs/) goes into the shared corpus once: identical content is a no-op.
 run: $(STAMP)
 	$(DBMATE) --no-dump-schema --wait up
+	DATABASE_URL="$(DB_URL)" python -m service reindex --if-stale
 	DATABASE_URL="$(DB_URL)" python -m service ingest docs --shared
 	DATABASE_URL="$(DB_URL)" python -m service serve
 
 # Retrieval quality on eval/questions.json over the sample corpus (ingested first).
 eval: $(STAMP)
 	$(DBMATE) --no-dump-schema --wait up
+	DATABASE_URL="$(DB_URL)" python -m service reindex --if-stale
 	DATABASE_URL="$(DB_URL)" python -m service ingest docs --shared
 	DATABASE_URL="$(DB_URL)" python -m service eval
 

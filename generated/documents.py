@@ -16,6 +16,7 @@ from .db import Executor, JsonInput
 
 __all__ = [
     "CLAIM_DOCUMENT_FOR_WORKER",
+    "COUNT_STALE_DOCUMENTS_FOR_WORKER",
     "CREATE_DOCUMENT",
     "CREATE_DOCUMENT_SOURCE",
     "DELETE_DOCUMENT",
@@ -24,14 +25,19 @@ __all__ = [
     "GET_DOCUMENT_BY_CHECKSUM",
     "GET_DOCUMENT_FOR_WORKER",
     "GET_DOCUMENT_SOURCE_FOR_WORKER",
+    "LIST_COMPLETED_DOCUMENTS_FOR_WORKER",
     "LIST_DOCUMENTS",
+    "LIST_DOCUMENT_STATUSES_FOR_WORKER",
     "LIST_SHARED_DOCUMENTS",
     "MARK_DOCUMENT_COMPLETED_FOR_WORKER",
     "MARK_DOCUMENT_FAILED_FOR_WORKER",
     "MARK_DOCUMENT_PROCESSING_FOR_WORKER",
+    "REINDEX_DOCUMENT_FOR_WORKER",
     "REQUEUE_DOCUMENT",
     "CreateDocumentParams",
+    "ListDocumentStatusesForWorkerRow",
     "claim_document_for_worker",
+    "count_stale_documents_for_worker",
     "create_document",
     "create_document_source",
     "delete_document",
@@ -40,11 +46,14 @@ __all__ = [
     "get_document_by_checksum",
     "get_document_for_worker",
     "get_document_source_for_worker",
+    "list_completed_documents_for_worker",
+    "list_document_statuses_for_worker",
     "list_documents",
     "list_shared_documents",
     "mark_document_completed_for_worker",
     "mark_document_failed_for_worker",
     "mark_document_processing_for_worker",
+    "reindex_document_for_worker",
     "requeue_document",
 ]
 
@@ -82,6 +91,29 @@ async def claim_document_for_worker(
     if row is None:
         return None
     return models.Document(*row)
+
+
+COUNT_STALE_DOCUMENTS_FOR_WORKER: Final[str] = """\
+-- name: CountStaleDocumentsForWorker :one
+SELECT count(*) FROM documents
+WHERE status = 'completed'
+  AND (embedding_model IS DISTINCT FROM $1::text
+       OR collection IS DISTINCT FROM $2::text)
+"""
+
+
+async def count_stale_documents_for_worker(
+    conn: Executor,
+    *,
+    embedding_model: str,
+    collection: str,
+) -> int | None:
+    """Counts the completed documents whose vectors were made another way or live elsewhere."""
+    row = await conn.fetchrow(COUNT_STALE_DOCUMENTS_FOR_WORKER, embedding_model, collection)
+    if row is None:
+        return None
+    value: int = row[0]
+    return value
 
 
 CREATE_DOCUMENT: Final[str] = """\
@@ -263,6 +295,50 @@ async def get_document_source_for_worker(conn: Executor, *, document_id: uuid.UU
     return value
 
 
+LIST_COMPLETED_DOCUMENTS_FOR_WORKER: Final[str] = """\
+-- name: ListCompletedDocumentsForWorker :many
+SELECT id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at FROM documents
+WHERE status = 'completed'
+  AND id > $1
+ORDER BY id
+LIMIT $2
+"""
+
+
+async def list_completed_documents_for_worker(
+    conn: Executor,
+    *,
+    after_id: uuid.UUID,
+    page_size: int,
+) -> list[models.Document]:
+    """Pages through every completed document in id order (reindex)."""
+    rows = await conn.fetch(LIST_COMPLETED_DOCUMENTS_FOR_WORKER, after_id, page_size)
+    return [models.Document(*row) for row in rows]
+
+
+LIST_DOCUMENT_STATUSES_FOR_WORKER: Final[str] = """\
+-- name: ListDocumentStatusesForWorker :many
+SELECT id, status, error FROM documents
+WHERE id = ANY($1::uuid[])
+"""
+
+
+class ListDocumentStatusesForWorkerRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    status: str
+    error: str | None
+
+
+async def list_document_statuses_for_worker(
+    conn: Executor,
+    *,
+    document_ids: list[uuid.UUID],
+) -> list[ListDocumentStatusesForWorkerRow]:
+    """The status and error of the given documents (progress of queued ingestion)."""
+    rows = await conn.fetch(LIST_DOCUMENT_STATUSES_FOR_WORKER, document_ids)
+    return [ListDocumentStatusesForWorkerRow(*row) for row in rows]
+
+
 LIST_DOCUMENTS: Final[str] = """\
 -- name: ListDocuments :many
 SELECT id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at FROM documents
@@ -320,10 +396,11 @@ UPDATE documents
 SET status = 'completed',
     chunk_count = $1,
     embedding_model = $2::text,
-    collection = $3::text
-WHERE id = $4
+    collection = $3::text,
+    title = coalesce(title, $4::text)
+WHERE id = $5
   AND status = 'processing'
-  AND claimed_by = $5::text
+  AND claimed_by = $6::text
 RETURNING id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at
 """
 
@@ -336,13 +413,17 @@ async def mark_document_completed_for_worker(
     collection: str,
     document_id: uuid.UUID,
     claimed_by: str,
+    found_title: str | None = None,
 ) -> models.Document | None:
-    """Completes a document this worker has claimed; returns nothing when the claim was lost."""
+    """Completes a document this worker has claimed; returns nothing when the claim was lost.
+    An untitled document takes the title found in its content.
+    """
     row = await conn.fetchrow(
         MARK_DOCUMENT_COMPLETED_FOR_WORKER,
         chunk_count,
         embedding_model,
         collection,
+        found_title,
         document_id,
         claimed_by,
     )
@@ -399,6 +480,42 @@ async def mark_document_processing_for_worker(
 ) -> models.Document | None:
     """Claims one specific pending document (ingestion right after upload); returns nothing when it is not pending."""
     row = await conn.fetchrow(MARK_DOCUMENT_PROCESSING_FOR_WORKER, claimed_by, document_id)
+    if row is None:
+        return None
+    return models.Document(*row)
+
+
+REINDEX_DOCUMENT_FOR_WORKER: Final[str] = """\
+-- name: ReindexDocumentForWorker :one
+UPDATE documents
+SET chunk_count = $1,
+    embedding_model = $2::text,
+    collection = $3::text,
+    title = coalesce(title, $4::text)
+WHERE id = $5
+  AND status = 'completed'
+RETURNING id, owner_id, title, source_url, filename, content_type, checksum, byte_size, status, error, chunk_count, embedding_model, collection, metadata, attempts, claimed_at, claimed_by, created_at, updated_at
+"""
+
+
+async def reindex_document_for_worker(
+    conn: Executor,
+    *,
+    chunk_count: int,
+    embedding_model: str,
+    collection: str,
+    document_id: uuid.UUID,
+    found_title: str | None = None,
+) -> models.Document | None:
+    """Records a completed document's rebuilt vectors; returns nothing when it is no longer completed."""
+    row = await conn.fetchrow(
+        REINDEX_DOCUMENT_FOR_WORKER,
+        chunk_count,
+        embedding_model,
+        collection,
+        found_title,
+        document_id,
+    )
     if row is None:
         return None
     return models.Document(*row)

@@ -109,14 +109,42 @@ RETURNING *;
 
 -- name: MarkDocumentCompletedForWorker :one
 -- Completes a document this worker has claimed; returns nothing when the claim was lost.
+-- An untitled document takes the title found in its content.
 UPDATE documents
 SET status = 'completed',
     chunk_count = @chunk_count,
     embedding_model = @embedding_model::text,
-    collection = @collection::text
+    collection = @collection::text,
+    title = coalesce(title, sqlc.narg(found_title)::text)
 WHERE id = @document_id
   AND status = 'processing'
   AND claimed_by = @claimed_by::text
+RETURNING *;
+
+-- name: ListCompletedDocumentsForWorker :many
+-- Pages through every completed document in id order (reindex).
+SELECT * FROM documents
+WHERE status = 'completed'
+  AND id > @after_id
+ORDER BY id
+LIMIT @page_size;
+
+-- name: CountStaleDocumentsForWorker :one
+-- Counts the completed documents whose vectors were made another way or live elsewhere.
+SELECT count(*) FROM documents
+WHERE status = 'completed'
+  AND (embedding_model IS DISTINCT FROM @embedding_model::text
+       OR collection IS DISTINCT FROM @collection::text);
+
+-- name: ReindexDocumentForWorker :one
+-- Records a completed document's rebuilt vectors; returns nothing when it is no longer completed.
+UPDATE documents
+SET chunk_count = @chunk_count,
+    embedding_model = @embedding_model::text,
+    collection = @collection::text,
+    title = coalesce(title, sqlc.narg(found_title)::text)
+WHERE id = @document_id
+  AND status = 'completed'
 RETURNING *;
 
 -- name: MarkDocumentFailedForWorker :one
@@ -142,3 +170,8 @@ WHERE id = @document_id
 -- Returns the uploaded content of a document, for the worker that ingests it.
 SELECT content FROM document_sources
 WHERE document_id = @document_id;
+
+-- name: ListDocumentStatusesForWorker :many
+-- The status and error of the given documents (progress of queued ingestion).
+SELECT id, status, error FROM documents
+WHERE id = ANY(@document_ids::uuid[]);

@@ -1,4 +1,4 @@
-"""``python -m service serve | ingest PATH_OR_URL... | eval``: the service's command line."""
+"""``python -m service serve | ingest PATH_OR_URL... | reindex | eval``: the command line."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import uuid
 from pathlib import Path
 
 from . import serving
-from .cli import evaluate, ingest, load_questions
+from .cli import evaluate, ingest, load_questions, preflight, reindex
 from .logs import configure_logging
-from .settings import SettingsError, load_settings
+from .rag.edge import EngineBusy
+from .rag.vectors import LayoutMismatch
+from .settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     owner = add.add_mutually_exclusive_group(required=True)
     owner.add_argument("--shared", action="store_true", help="into the shared corpus")
     owner.add_argument("--user", type=uuid.UUID, help="as this user's private documents")
+    rebuild = commands.add_parser(
+        "reindex", help="rebuild every document's chunks and vectors into a new collection"
+    )
+    rebuild.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="only when some document's vectors were made another way or kept elsewhere",
+    )
     check = commands.add_parser("eval", help="recall@3 and MRR of retrieval on the eval set")
     check.add_argument("--questions", type=Path, default=ROOT / "eval" / "questions.json")
     args = parser.parse_args(argv)
@@ -43,18 +53,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve" and args.workers > 1 and settings.qdrant_url is None:
         print(
-            "configuration error: local Qdrant (QDRANT_PATH) admits one process; "
+            "configuration error: the embedded Qdrant (QDRANT_PATH) admits one process; "
             "set QDRANT_URL to serve from several workers",
             file=sys.stderr,
         )
         return 2
     configure_logging(settings.log_level if args.command == "serve" else "WARNING")
+    try:
+        return _run(args, settings)
+    except (EngineBusy, LayoutMismatch) as error:
+        hint = " (stop the service first)" if args.command == "reindex" else ""
+        print(f"error: {error}{hint}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "ingest":
         failed = asyncio.run(ingest(settings, args.sources, owner=args.user))
         return 1 if failed else 0
+    if args.command == "reindex":
+        return 1 if asyncio.run(reindex(settings, if_stale=args.if_stale)) else 0
     if args.command == "eval":
         asyncio.run(evaluate(settings, load_questions(args.questions)))
         return 0
+    asyncio.run(preflight(settings))  # one clear line instead of a failed startup
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"Serving on http://{host}:{port}  (API description: /openapi.json)", flush=True)

@@ -5,29 +5,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypedDict
 
-from qdrant_client import AsyncQdrantClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from .answers import Answerer
-from .connections import open_pool, open_qdrant
+from .connections import open_pool, open_vectors
 from .errors import exception_handlers
 from .identity import Identity, TokenIdentity
 from .middleware import BodyLimit, RequestContext
 from .openapi import openapi_document
 from .rag.answerer import RagAnswerer
+from .rag.edge import EngineBusy
 from .rag.ingest import Ingestor
 from .rag.providers import ChatCompletions, Embeddings
-from .rag.vectors import VectorStore
+from .rag.sparse import Lexical
+from .rag.vectors import LayoutMismatch, VectorStore
 from .routes import routes
 from .settings import Settings, load_settings
 from .store import Pool
 
 __all__ = ["State", "create_app"]
+
+log = logging.getLogger("service.app")
 
 
 class State(TypedDict):
@@ -35,7 +39,6 @@ class State(TypedDict):
 
     settings: Settings
     db: Pool
-    qdrant: AsyncQdrantClient
     vectors: VectorStore
     ingestor: Ingestor
     identity: Identity
@@ -43,13 +46,18 @@ class State(TypedDict):
 
 
 @asynccontextmanager
-async def open_state(settings: Settings, answerer: Answerer | None = None) -> AsyncIterator[State]:
-    """Open everything the service holds for its lifetime, and close it all on exit."""
+async def open_state(
+    settings: Settings, answerer: Answerer | None = None, *, check_layout: bool = True
+) -> AsyncIterator[State]:
+    """Open everything the service holds for its lifetime, and close it all on exit.
+
+    Raises EngineBusy when another process owns the embedded engine, and LayoutMismatch
+    when the collection's vectors are not the configured ones (unless ``check_layout`` is
+    false: reindex replaces them).
+    """
     async with AsyncExitStack() as stack:
         pool = await open_pool(settings)
         stack.push_async_callback(pool.close)
-        qdrant = open_qdrant(settings)
-        stack.push_async_callback(qdrant.close)
         dense = None
         if settings.embedding_base_url is not None:
             dense = Embeddings(
@@ -68,21 +76,23 @@ async def open_state(settings: Settings, answerer: Answerer | None = None) -> As
                 timeout=settings.provider_timeout,
             )
             stack.push_async_callback(llm.aclose)
-        vectors = VectorStore(
-            qdrant,
-            settings.qdrant_collection,
-            dense=dense,
-            payload_indexes=settings.qdrant_url is not None,
-        )
+        lexical = Lexical(language=settings.bm25_language, avg_len=settings.bm25_avg_len)
+        vectors = open_vectors(settings, lexical, dense)
+        stack.push_async_callback(vectors.close)
+        try:
+            await vectors.open(check_layout=check_layout)
+        except (LayoutMismatch, EngineBusy):
+            raise  # configuration errors: the service cannot serve retrieval as configured
+        except Exception as error:  # a server not reachable yet: /ready reports it
+            log.warning("vector store unavailable at startup: %s: %s", type(error).__name__, error)
         yield State(
             settings=settings,
             db=pool,
-            qdrant=qdrant,
             vectors=vectors,
-            ingestor=Ingestor(pool, vectors, settings, dense=dense),
+            ingestor=Ingestor(pool, vectors, settings, lexical=lexical, dense=dense),
             identity=TokenIdentity(pool, settings),
             answerer=(
-                RagAnswerer(pool, vectors, settings, dense=dense, llm=llm)
+                RagAnswerer(pool, vectors, settings, lexical=lexical, dense=dense, llm=llm)
                 if answerer is None
                 else answerer
             ),

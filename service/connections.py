@@ -1,16 +1,20 @@
-"""Opening the clients the service holds for its lifetime: the asyncpg pool and Qdrant."""
+"""Opening the clients the service holds for its lifetime: the asyncpg pool and the vectors."""
 
 from __future__ import annotations
 
 import asyncpg
-from qdrant_client import AsyncQdrantClient
 
 from generated.db import init_connection
 
+from .rag.edge import EdgeVectorStore
+from .rag.providers import Embeddings
+from .rag.qdrant_server import ServerVectorStore, open_client
+from .rag.sparse import Lexical
+from .rag.vectors import Layout, VectorStore
 from .settings import Settings
 from .store import Pool
 
-__all__ = ["open_pool", "open_qdrant"]
+__all__ = ["open_pool", "open_vectors"]
 
 
 async def open_pool(settings: Settings) -> Pool:
@@ -47,14 +51,15 @@ async def keep_session_state(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     """
 
 
-def open_qdrant(settings: Settings) -> AsyncQdrantClient:
-    """A Qdrant server by QDRANT_URL, otherwise embedded local mode at QDRANT_PATH."""
+def open_vectors(settings: Settings, lexical: Lexical, dense: Embeddings | None) -> VectorStore:
+    """The chunk collection: on a Qdrant server by QDRANT_URL, else the embedded engine.
+
+    Nothing is opened yet: ``VectorStore.open`` does that (the app at startup).
+    """
+    layout = Layout(sparse_model=lexical.name, dense_model=None if dense is None else dense.model)
     if settings.qdrant_url is not None:
-        # No version check at start-up: it runs in a thread and only warns; /ready reports
-        # an unreachable server instead.
-        return AsyncQdrantClient(
-            url=settings.qdrant_url, api_key=settings.qdrant_api_key, check_compatibility=False
-        )
-    if settings.qdrant_path == ":memory:":
-        return AsyncQdrantClient(location=":memory:")
-    return AsyncQdrantClient(path=settings.qdrant_path)
+        client = open_client(settings.qdrant_url, settings.qdrant_api_key)
+        return ServerVectorStore(client, settings.qdrant_collection, layout=layout, dense=dense)
+    return EdgeVectorStore(
+        settings.qdrant_path, settings.qdrant_collection, layout=layout, dense=dense
+    )

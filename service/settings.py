@@ -32,11 +32,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_connect_timeout: Seconds = 2.0
     # A statement taking longer fails (and a hung server is found out) after this long.
     db_command_timeout: Seconds = 5.0
-    # Qdrant: a server by URL, otherwise embedded local mode under qdrant_path (":memory:" too).
+    # Qdrant: a server by URL (":memory:" is qdrant-client's in-memory stand-in, for tests),
+    # otherwise the embedded Qdrant Edge engine under qdrant_path, owned by one process.
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
-    qdrant_path: str = ".data/qdrant"
+    qdrant_path: str = ".data/qdrant-edge"
     qdrant_collection: str = "chunks"
+    # Lexical vectors: Qdrant's BM25 (language: its stopwords and stemmer; avg_len: the
+    # average chunk length in terms). Changing either needs `python -m service reindex`.
+    bm25_language: str = "english"
+    bm25_avg_len: Annotated[float, msgspec.Meta(gt=0)] = 100.0
     # Embeddings: the offline lexical default always; a dense OpenAI-compatible
     # /v1/embeddings endpoint too when EMBEDDING_BASE_URL is set (retrieval is then hybrid).
     embedding_base_url: str | None = None

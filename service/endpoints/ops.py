@@ -6,11 +6,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 
-from qdrant_client import AsyncQdrantClient
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..json import json_response
+from ..rag.vectors import VectorStore
 from ..schemas import Health, Readiness
 from ..store import Pool
 
@@ -29,7 +29,7 @@ async def health(request: Request) -> Response:
 async def ready(request: Request) -> Response:
     """200 when PostgreSQL and Qdrant both answer, else 503 naming what is down."""
     database, qdrant = await asyncio.gather(
-        _check(_ping_database(request.state.db)), _check(_ping_qdrant(request.state.qdrant))
+        _check(_ping_database(request.state.db)), _check(_ping_vectors(request.state.vectors))
     )
     checks = {"database": database, "qdrant": qdrant}
     if all(result == "ok" for result in checks.values()):
@@ -45,8 +45,8 @@ async def _ping_database(pool: Pool) -> None:
         await conn.fetchval("SELECT 1")
 
 
-async def _ping_qdrant(client: AsyncQdrantClient) -> None:
-    await client.get_collections()
+async def _ping_vectors(vectors: VectorStore) -> None:
+    await vectors.check()
 
 
 async def _check(ping: Awaitable[None]) -> str:

@@ -17,7 +17,7 @@ from ..schemas import Citation, Usage
 from ..settings import Settings
 from .extractive import NOT_FOUND, Passage, build_extractive_answer
 from .providers import ChatCompletions, Completion, Embeddings, ProviderError
-from .sparse import query_vector
+from .sparse import Lexical
 from .vectors import Hit, VectorStore
 
 __all__ = ["RagAnswerer"]
@@ -42,12 +42,14 @@ class RagAnswerer:
         vectors: VectorStore,
         settings: Settings,
         *,
+        lexical: Lexical,
         dense: Embeddings | None = None,
         llm: ChatCompletions | None = None,
     ) -> None:
         self.db = db
         self.vectors = vectors
         self.settings = settings
+        self.lexical = lexical
         self.dense = dense
         self.llm = llm
         # Fused (RRF) scores are ranks, not similarities: the threshold is for BM25 scores.
@@ -58,7 +60,7 @@ class RagAnswerer:
         try:
             dense = None if self.dense is None else (await self.dense.embed([question.text]))[0]
             hits = await self.vectors.search(
-                sparse=query_vector(question.text),
+                sparse=self.lexical.query(question.text),
                 dense=dense,
                 user_id=question.user_id,
                 limit=self.settings.retrieval_top_k,
@@ -100,7 +102,9 @@ class RagAnswerer:
     async def stream(self, question: Question) -> AsyncIterator[str | Answer]:
         passages = await self.retrieve(question)
         if self.llm is None:
-            answer = build_extractive_answer(question.text, passages, min_score=self.min_score)
+            answer = build_extractive_answer(
+                question.text, passages, min_score=self.min_score, lexical=self.lexical
+            )
             words = answer.text.split(" ")
             for index, word in enumerate(words):
                 yield word if index == 0 else " " + word
@@ -115,7 +119,9 @@ class RagAnswerer:
         assert self.llm is not None
         relevant = [passage for passage in passages if passage.score >= self.min_score]
         if not relevant:  # nothing to answer from: say so, without asking the model to guess
-            answer = build_extractive_answer(question.text, [], min_score=self.min_score)
+            answer = build_extractive_answer(
+                question.text, [], min_score=self.min_score, lexical=self.lexical
+            )
             yield answer.text
             yield answer
             return

@@ -16,7 +16,7 @@ import msgspec
 from service.answers import Answer, estimate_tokens
 from service.schemas import Citation, Usage
 
-from .sparse import tokenize
+from .sparse import Lexical
 
 __all__ = ["NOT_FOUND", "Passage", "build_extractive_answer", "split_sentences"]
 
@@ -53,11 +53,16 @@ class _Sentence:
     passage: int  # the passage's position, best first
     position: int  # the sentence's position in its passage
     text: str
-    terms: frozenset[str]
+    terms: frozenset[int]
 
 
 def build_extractive_answer(
-    question: str, passages: list[Passage], *, min_score: float, max_sentences: int = 3
+    question: str,
+    passages: list[Passage],
+    *,
+    min_score: float,
+    lexical: Lexical,
+    max_sentences: int = 3,
 ) -> Answer:
     """An answer made of up to ``max_sentences`` passage sentences, cited, or NOT_FOUND.
 
@@ -76,9 +81,9 @@ def build_extractive_answer(
     if max_sentences < 1:
         raise ValueError("max_sentences must be at least 1")
     kept = _relevant(passages, min_score)
-    question_terms = frozenset(tokenize(question))
+    question_terms = lexical.terms(question)
     sentences = [
-        _Sentence(index, position, text, frozenset(tokenize(text)))
+        _Sentence(index, position, text, lexical.terms(text))
         for index, passage in enumerate(kept)
         for position, text in enumerate(split_sentences(_HEADING_LINE.sub("", passage.text)))
     ]
@@ -89,7 +94,7 @@ def build_extractive_answer(
 
     ranks: dict[int, int] = {}  # passage position -> citation rank
     parts = []
-    covered: set[str] = set()
+    covered: set[int] = set()
     for sentence in chosen:
         rank = ranks.setdefault(sentence.passage, len(ranks) + 1)
         parts.append(f"{_shorten(sentence.text, SENTENCE_CHARS)} [{rank}]")
@@ -149,7 +154,7 @@ def _relevant(passages: list[Passage], min_score: float) -> list[Passage]:
 
 
 def _choose(
-    sentences: list[_Sentence], question_terms: frozenset[str], max_sentences: int
+    sentences: list[_Sentence], question_terms: frozenset[int], max_sentences: int
 ) -> list[_Sentence]:
     chosen: list[_Sentence] = []
     uncovered = set(question_terms)

@@ -15,22 +15,22 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
 
-from generated import documents as document_queries
+import msgspec
+
 from generated import models
 
 from .. import store
 from ..errors import DATABASE_UNAVAILABLE
 from ..settings import Settings
-from .chunking import TextChunk, chunk_text
+from .chunking import chunk_text
 from .extract import UnsupportedDocument, extract_text
 from .fetch import FetchError, fetch_url
 from .providers import Embeddings, ProviderError
-from .sparse import MODEL_NAME, document_vector
+from .sparse import Lexical
 from .vectors import ChunkPoint, VectorStore, owner_key
 
-__all__ = ["IngestionError", "Ingestor", "worker_name"]
+__all__ = ["IngestionError", "Ingestor", "Prepared", "worker_name"]
 
 log = logging.getLogger("service.ingest")
 
@@ -51,6 +51,14 @@ def point_id(document_id: uuid.UUID, chunk_index: int) -> uuid.UUID:
     return uuid.uuid5(_POINTS, f"{document_id}:{chunk_index}")
 
 
+class Prepared(msgspec.Struct, frozen=True, kw_only=True):
+    """A document made ready for the stores: its chunk rows, their points, its found title."""
+
+    chunks: list[store.Chunk]
+    points: list[ChunkPoint]
+    title: str | None
+
+
 class Ingestor:
     """Runs ingestion jobs against one database, one collection and the configured embedders."""
 
@@ -60,19 +68,22 @@ class Ingestor:
         vectors: VectorStore,
         settings: Settings,
         *,
+        lexical: Lexical,
         dense: Embeddings | None = None,
         worker: str | None = None,
     ) -> None:
         self.db = db
         self.vectors = vectors
         self.settings = settings
+        self.lexical = lexical
         self.dense = dense
         self.worker = worker_name() if worker is None else worker
         self._wake = asyncio.Event()
 
     @property
     def embedding_model(self) -> str:
-        return MODEL_NAME if self.dense is None else f"{MODEL_NAME}+{self.dense.model}"
+        sparse = self.lexical.name
+        return sparse if self.dense is None else f"{sparse}+{self.dense.model}"
 
     def wake(self) -> None:
         """New work was queued: stop waiting for the next poll."""
@@ -110,8 +121,10 @@ class Ingestor:
     async def ingest(self, document: models.Document) -> models.Document:
         """Ingest a document this worker has claimed: completed, or failed with the error."""
         try:
-            chunks = await self._chunks(document)
-            await self._write_points(document, chunks)
+            prepared = await self.prepare(document)
+            # A retry may find fewer chunks than the attempt before: clear the old points.
+            await self.vectors.delete_document(document.id)
+            await self.vectors.upsert(prepared.points)
         except (IngestionError, UnsupportedDocument, FetchError, ProviderError) as error:
             return await self._fail(document, str(error))
         except Exception as error:
@@ -122,30 +135,55 @@ class Ingestor:
                 self.db,
                 document.id,
                 worker=self.worker,
-                document_chunks=[
-                    store.Chunk(
-                        chunk_index=chunk.index,
-                        point_id=point_id(document.id, chunk.index),
-                        content=chunk.text,
-                        char_start=chunk.char_start,
-                        char_end=chunk.char_end,
-                    )
-                    for chunk in chunks
-                ],
+                document_chunks=prepared.chunks,
                 embedding_model=self.embedding_model,
                 collection=self.vectors.collection,
+                found_title=prepared.title,
             )
         except BaseException:
             await self._remove_points(document.id)
             raise
         log.info(
             "document ingested",
-            extra={"document_id": str(document.id), "chunk_count": len(chunks)},
+            extra={"document_id": str(document.id), "chunk_count": len(prepared.chunks)},
         )
         return completed
 
-    async def _chunks(self, document: models.Document) -> list[TextChunk]:
+    async def rebuild(
+        self, document: models.Document, target: VectorStore
+    ) -> models.Document | None:
+        """Rebuild a completed document's chunks and vectors into ``target`` (reindex).
+
+        None when the document stopped being completed meanwhile (its rows are left alone).
+        """
+        prepared = await self.prepare(document)
+        await target.upsert(prepared.points)
+        return await store.reindex_document(
+            self.db,
+            document.id,
+            document_chunks=prepared.chunks,
+            embedding_model=self.embedding_model,
+            collection=target.collection,
+            found_title=prepared.title,
+        )
+
+    async def prepare(self, document: models.Document) -> Prepared:
+        """Read, extract, chunk and embed a document; nothing is written."""
         content, content_type = await self._content(document)
+        # Extraction, chunking and BM25 are CPU work: a thread keeps the event loop serving.
+        prepared = await asyncio.to_thread(self._prepare, document, content, content_type)
+        if self.dense is not None:
+            dense = await self.dense.embed([chunk.content for chunk in prepared.chunks])
+            points = [
+                msgspec.structs.replace(point, dense=vector)
+                for point, vector in zip(prepared.points, dense, strict=True)
+            ]
+            prepared = msgspec.structs.replace(prepared, points=points)
+        return prepared
+
+    def _prepare(
+        self, document: models.Document, content: bytes, content_type: str | None
+    ) -> Prepared:
         extracted = extract_text(content, content_type=content_type, filename=document.filename)
         chunks = chunk_text(
             extracted.text,
@@ -154,15 +192,37 @@ class Ingestor:
         )
         if not chunks:
             raise IngestionError("the document contains no text")
-        return chunks
+        title = document.title or extracted.title or document.filename or document.source_url
+        payload_base = {
+            "owner": owner_key(document.owner_id),
+            "document_id": str(document.id),
+            "title": title,
+            "url": document.source_url,
+        }
+        points = [
+            ChunkPoint(
+                point_id=point_id(document.id, chunk.index),
+                sparse=self.lexical.document(chunk.text),
+                dense=None,
+                payload=payload_base
+                | {"chunk_index": chunk.index, "heading": chunk.heading, "text": chunk.text},
+            )
+            for chunk in chunks
+        ]
+        rows = [
+            store.Chunk(
+                chunk_index=chunk.index,
+                point_id=point_id(document.id, chunk.index),
+                content=chunk.text,
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+            )
+            for chunk in chunks
+        ]
+        return Prepared(chunks=rows, points=points, title=extracted.title)
 
     async def _content(self, document: models.Document) -> tuple[bytes, str | None]:
-        source = await store.exec_statement(
-            self.db,
-            lambda conn: document_queries.get_document_source_for_worker(
-                conn, document_id=document.id
-            ),
-        )
+        source = await store.get_document_content(self.db, document.id)
         if source is not None:
             return source, document.content_type
         if document.source_url is None:
@@ -179,29 +239,6 @@ class Ingestor:
             allow_hosts=allow,
         )
         return fetched.content, fetched.content_type
-
-    async def _write_points(self, document: models.Document, chunks: Sequence[TextChunk]) -> None:
-        texts = [chunk.text for chunk in chunks]
-        dense = None if self.dense is None else await self.dense.embed(texts)
-        payload_base = {
-            "owner": owner_key(document.owner_id),
-            "document_id": str(document.id),
-            "title": document.title or document.filename or document.source_url,
-            "url": document.source_url,
-        }
-        points = [
-            ChunkPoint(
-                point_id=point_id(document.id, chunk.index),
-                sparse=document_vector(chunk.text),
-                dense=None if dense is None else dense[chunk.index],
-                payload=payload_base
-                | {"chunk_index": chunk.index, "heading": chunk.heading, "text": chunk.text},
-            )
-            for chunk in chunks
-        ]
-        # A retry may find fewer chunks than the attempt before: clear the old points first.
-        await self.vectors.delete_document(document.id)
-        await self.vectors.upsert(points)
 
     async def _remove_points(self, document_id: uuid.UUID) -> None:
         try:

@@ -1,30 +1,46 @@
-"""The Qdrant collection of chunk vectors: created when absent, written, deleted, searched.
+"""The vector store: one interface over the chunk collection, two engines behind it.
 
-Every point carries a sparse lexical vector ("text", weighted by Qdrant's IDF modifier)
-and, when a dense embedder is configured, a dense one ("dense"). The payload holds what an
-answer needs without a database read (text, title, URL) and ``owner``: a user id, or
-"shared" for the shared corpus; every search filters on it.
+``edge.EdgeVectorStore`` runs Qdrant Edge (Qdrant's engine, in process, a shard directory
+under QDRANT_PATH) and is the default; ``qdrant_server.ServerVectorStore`` talks to a Qdrant
+server or cluster (QDRANT_URL) through qdrant-client. Both hold the same points: a sparse
+lexical vector ("text", weighted by Qdrant's IDF modifier), a dense one ("dense") when a
+dense embedder is configured, and a payload with what an answer needs without a database
+read (text, title, URL, heading, page) and ``owner``: a user id, or "shared" for the shared
+corpus. Every search filters on the owner; ``owner`` and ``document_id`` are indexed.
+
+A collection records the layout it was built with (``Layout``); opening it under settings
+that ask for another is a ``LayoutMismatch``, resolved by ``python -m service reindex``,
+which builds a new generation of the collection and switches to it when complete.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
-from qdrant_client import AsyncQdrantClient
-from qdrant_client import models as qm
 
 from .providers import Embeddings
 from .sparse import SparseVector
 
-__all__ = ["DENSE", "SHARED", "SPARSE", "ChunkPoint", "Hit", "VectorStore"]
+__all__ = [
+    "DENSE",
+    "SHARED",
+    "SPARSE",
+    "ChunkPoint",
+    "Hit",
+    "Layout",
+    "LayoutMismatch",
+    "VectorStore",
+    "owner_key",
+]
 
 SPARSE = "text"
 DENSE = "dense"
 SHARED = "shared"  # the owner of the shared corpus in payloads
+INDEXED_FIELDS = ("owner", "document_id")
+UPSERT_BATCH = 128  # points per engine call: each call holds the GIL for a few ms at most
 
 
 class ChunkPoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,86 +56,82 @@ class Hit(msgspec.Struct, frozen=True, kw_only=True):
     payload: dict[str, Any]
 
 
+class Layout(msgspec.Struct, frozen=True, kw_only=True):
+    """What a collection's vectors are: which sparse model, and which dense one (and size)."""
+
+    sparse_model: str
+    dense_model: str | None = None
+    dense_size: int | None = None
+
+    def describe(self) -> str:
+        dense = "no dense vectors" if self.dense_model is None else f"dense {self.dense_model}"
+        return f"{self.sparse_model}, {dense}"
+
+    def matches(self, wanted: Layout) -> bool:
+        """Whether vectors built as ``self`` serve settings that want ``wanted``."""
+        return (self.sparse_model, self.dense_model) == (wanted.sparse_model, wanted.dense_model)
+
+
+class LayoutMismatch(Exception):
+    """The collection was built with other vectors than the settings ask for."""
+
+    def __init__(self, collection: str, found: Layout, wanted: Layout) -> None:
+        super().__init__(
+            f"the vector collection {collection!r} holds {found.describe()}, but the settings "
+            f"ask for {wanted.describe()}: run `python -m service reindex` to rebuild it"
+        )
+
+
 def owner_key(owner_id: uuid.UUID | None) -> str:
     return SHARED if owner_id is None else str(owner_id)
 
 
-class VectorStore:
-    """One collection, with dense vectors too when a dense embedder is configured."""
+async def dense_size(dense: Embeddings) -> int:
+    """The dense embedder's dimension, asked once when a collection is created."""
+    return len((await dense.embed(["dimension probe"]))[0])
 
-    def __init__(
-        self,
-        client: AsyncQdrantClient,
-        collection: str,
-        *,
-        dense: Embeddings | None,
-        payload_indexes: bool,
-    ) -> None:
-        self.client = client
-        self.collection = collection
-        self.dense = dense
-        # Local (embedded) Qdrant has no payload indexes and warns when asked for one.
-        self.payload_indexes = payload_indexes
-        self._ready = asyncio.Lock()
-        self._created = False
 
-    async def ensure_collection(self) -> None:
-        """Create the collection (and its payload indexes) unless it exists."""
-        if self._created:
-            return
-        async with self._ready:
-            if self._created:
-                return
-            if not await self.client.collection_exists(self.collection):
-                await self._create()
-            self._created = True
+def stored_pair(vectors: object) -> tuple[SparseVector, list[float] | None]:
+    """A point's named vectors, as either engine returns them, as (sparse, dense)."""
+    named = vectors if isinstance(vectors, dict) else {}
+    sparse, dense = named.get(SPARSE), named.get(DENSE)
+    return (
+        SparseVector(
+            indices=list(getattr(sparse, "indices", [])),
+            values=list(getattr(sparse, "values", [])),
+        ),
+        [float(x) for x in dense] if isinstance(dense, list) else None,
+    )
 
-    async def _create(self) -> None:
-        dense = {}
-        if self.dense is not None:
-            # The dimension is the embedder's: ask it once.
-            size = len((await self.dense.embed(["dimension probe"]))[0])
-            dense = {DENSE: qm.VectorParams(size=size, distance=qm.Distance.COSINE)}
-        await self.client.create_collection(
-            self.collection,
-            vectors_config=dense,
-            sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-        )
-        if self.payload_indexes:
-            for field in ("owner", "document_id"):
-                await self.client.create_payload_index(
-                    self.collection, field, qm.PayloadSchemaType.KEYWORD
-                )
+
+def readable_owners(user_id: uuid.UUID | None) -> list[str]:
+    """The owners whose points a user may read: their own and the shared corpus."""
+    return [SHARED] if user_id is None else [SHARED, str(user_id)]
+
+
+class VectorStore(Protocol):
+    """The chunk collection, whichever engine holds it."""
+
+    @property
+    def collection(self) -> str:
+        """The collection's logical name, as recorded on documents."""
+        ...
+
+    async def open(self, *, check_layout: bool = True) -> None:
+        """Open the current generation, creating it when there is none (idempotent).
+
+        Raises LayoutMismatch when it was built with another layout than the settings ask
+        for, unless told not to check (reindex, which replaces it).
+        """
+        ...
 
     async def upsert(self, points: Sequence[ChunkPoint]) -> None:
-        """Write the points and wait until they are searchable."""
-        await self.ensure_collection()
-        structs = []
-        for point in points:
-            vector: dict[str, Any] = {
-                SPARSE: qm.SparseVector(indices=point.sparse.indices, values=point.sparse.values)
-            }
-            if point.dense is not None:
-                vector[DENSE] = point.dense
-            structs.append(
-                qm.PointStruct(id=str(point.point_id), vector=vector, payload=point.payload)
-            )
-        for start in range(0, len(structs), 256):
-            await self.client.upsert(self.collection, structs[start : start + 256], wait=True)
+        """Write the points (in bounded batches) and return once they are searchable."""
+        ...
 
     async def delete_document(self, document_id: uuid.UUID) -> None:
-        """Every point of a document, whether or not the database recorded it."""
-        await self.ensure_collection()
-        selector = qm.FilterSelector(
-            filter=qm.Filter(
-                must=[
-                    qm.FieldCondition(
-                        key="document_id", match=qm.MatchValue(value=str(document_id))
-                    )
-                ]
-            )
-        )
-        await self.client.delete(self.collection, selector, wait=True)
+        """Every point of a document, by its indexed ``document_id`` payload."""
+        ...
 
     async def search(
         self,
@@ -129,40 +141,34 @@ class VectorStore:
         user_id: uuid.UUID | None,
         limit: int,
     ) -> list[Hit]:
-        """The best chunks the user may read (their own and the shared corpus).
+        """The best points the user may read; with a dense vector, both searches fused (RRF)."""
+        ...
 
-        With a dense vector too, both searches run as prefetches fused by reciprocal rank.
-        """
-        await self.ensure_collection()
-        owners = [SHARED] if user_id is None else [SHARED, str(user_id)]
-        readable = qm.Filter(must=[qm.FieldCondition(key="owner", match=qm.MatchAny(any=owners))])
-        sparse_query = qm.SparseVector(indices=sparse.indices, values=sparse.values)
-        if dense is None:
-            if not sparse.indices:
-                return []
-            result = await self.client.query_points(
-                self.collection,
-                query=sparse_query,
-                using=SPARSE,
-                query_filter=readable,
-                limit=limit,
-                with_payload=True,
-            )
-        else:
-            prefetch = [qm.Prefetch(query=dense, using=DENSE, filter=readable, limit=limit * 4)]
-            if sparse.indices:
-                prefetch.append(
-                    qm.Prefetch(query=sparse_query, using=SPARSE, filter=readable, limit=limit * 4)
-                )
-            result = await self.client.query_points(
-                self.collection,
-                prefetch=prefetch,
-                query=qm.FusionQuery(fusion=qm.Fusion.RRF),
-                query_filter=readable,
-                limit=limit,
-                with_payload=True,
-            )
-        return [
-            Hit(point_id=uuid.UUID(str(point.id)), score=point.score, payload=point.payload or {})
-            for point in result.points
-        ]
+    async def document_points(self, document_id: uuid.UUID) -> dict[uuid.UUID, dict[str, Any]]:
+        """The points of one document: id -> payload."""
+        ...
+
+    async def stored_vectors(
+        self, point_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[SparseVector, list[float] | None]]:
+        """The (sparse, dense) vectors stored for the points, for inspection."""
+        ...
+
+    async def check(self) -> None:
+        """Raise unless the engine answers (readiness)."""
+        ...
+
+    async def begin_generation(self) -> VectorStore:
+        """A new, empty generation of the collection, written beside the current one."""
+        ...
+
+    async def switch_to(self, generation: VectorStore) -> None:
+        """Make ``generation`` (from begin_generation, now complete) the current one and
+        drop the previous one."""
+        ...
+
+    async def discard(self, generation: VectorStore) -> None:
+        """Drop an unfinished generation (from begin_generation); the current one stays."""
+        ...
+
+    async def close(self) -> None: ...

@@ -22,11 +22,17 @@ __all__ = [
     "DocumentPage",
     "claim_document",
     "complete_document",
+    "count_stale_documents",
     "create_document",
     "delete_document",
+    "document_statuses",
     "fail_document",
     "get_document",
+    "get_document_content",
+    "get_document_for_worker",
+    "list_completed_documents",
     "list_documents",
+    "reindex_document",
     "requeue_document",
     "start_document",
 ]
@@ -200,12 +206,13 @@ async def complete_document(
     document_chunks: Sequence[Chunk],
     embedding_model: str,
     collection: str,
+    found_title: str | None = None,
 ) -> models.Document:
-    """Store the chunks (replacing a failed attempt's) and complete the worker's claim, audited."""
-    records = [
-        chunks.CopyDocumentChunksParams(document_id, *msgspec.structs.astuple(chunk))
-        for chunk in document_chunks
-    ]
+    """Store the chunks (replacing a failed attempt's) and complete the worker's claim, audited.
+
+    An untitled document takes ``found_title`` (the title its content gives).
+    """
+    records = _chunk_records(document_id, document_chunks)
 
     async def work(conn: Connection) -> models.Document:
         completed = await documents.mark_document_completed_for_worker(
@@ -215,6 +222,7 @@ async def complete_document(
             collection=collection,
             document_id=document_id,
             claimed_by=worker,
+            found_title=found_title,
         )
         if completed is None:
             raise Conflict("the claim on this document was lost")
@@ -224,6 +232,96 @@ async def complete_document(
         return completed
 
     return await exec_tx(db, work)
+
+
+async def reindex_document(
+    db: Db,
+    document_id: uuid.UUID,
+    *,
+    document_chunks: Sequence[Chunk],
+    embedding_model: str,
+    collection: str,
+    found_title: str | None = None,
+) -> models.Document | None:
+    """Replace a completed document's chunks with rebuilt ones; None when it is no longer
+    completed (deleted, or being ingested again), and then nothing is written."""
+    records = _chunk_records(document_id, document_chunks)
+
+    async def work(conn: Connection) -> models.Document | None:
+        reindexed = await documents.reindex_document_for_worker(
+            conn,
+            chunk_count=len(records),
+            embedding_model=embedding_model,
+            collection=collection,
+            document_id=document_id,
+            found_title=found_title,
+        )
+        if reindexed is not None:
+            await chunks.delete_document_chunks_for_worker(conn, document_id=document_id)
+            await chunks.copy_document_chunks(conn, records)
+        return reindexed
+
+    return await exec_tx(db, work)
+
+
+async def list_completed_documents(
+    db: Db, *, after_id: uuid.UUID, page_size: int
+) -> list[models.Document]:
+    """Completed documents of every owner in id order, after ``after_id`` (reindex)."""
+    return await exec_statement(
+        db,
+        lambda conn: documents.list_completed_documents_for_worker(
+            conn, after_id=after_id, page_size=page_size
+        ),
+    )
+
+
+async def count_stale_documents(db: Db, *, embedding_model: str, collection: str) -> int:
+    """Completed documents whose vectors were made with another model or in another collection."""
+    count = await exec_statement(
+        db,
+        lambda conn: documents.count_stale_documents_for_worker(
+            conn, embedding_model=embedding_model, collection=collection
+        ),
+    )
+    return count or 0
+
+
+async def get_document_content(db: Db, document_id: uuid.UUID) -> bytes | None:
+    """The uploaded bytes of a document (None for a URL document), for the worker."""
+    return await exec_statement(
+        db,
+        lambda conn: documents.get_document_source_for_worker(conn, document_id=document_id),
+    )
+
+
+async def get_document_for_worker(db: Db, document_id: uuid.UUID) -> models.Document | None:
+    """Any owner's document by id (command-line tools and workers), None when absent."""
+    return await exec_statement(
+        db, lambda conn: documents.get_document_for_worker(conn, document_id=document_id)
+    )
+
+
+async def document_statuses(
+    db: Db, document_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str | None]]:
+    """id -> (status, error) of the given documents, of any owner (progress of queued work)."""
+    rows = await exec_statement(
+        db,
+        lambda conn: documents.list_document_statuses_for_worker(
+            conn, document_ids=list(document_ids)
+        ),
+    )
+    return {row.id: (row.status, row.error) for row in rows}
+
+
+def _chunk_records(
+    document_id: uuid.UUID, document_chunks: Sequence[Chunk]
+) -> list[chunks.CopyDocumentChunksParams]:
+    return [
+        chunks.CopyDocumentChunksParams(document_id, *msgspec.structs.astuple(chunk))
+        for chunk in document_chunks
+    ]
 
 
 async def fail_document(

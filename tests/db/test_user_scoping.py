@@ -44,6 +44,11 @@ ALLOWED_WITHOUT_USER_ID = {
     "get_document_source_for_worker",
     "get_document_for_worker",
     "fail_abandoned_documents_for_worker",
+    # Reindex rebuilds every owner's documents; queued-ingestion progress is read by id.
+    "list_completed_documents_for_worker",
+    "count_stale_documents_for_worker",
+    "reindex_document_for_worker",
+    "list_document_statuses_for_worker",
     # Chunks get their owner from their document, by trigger; called by the worker.
     "copy_document_chunks",
     # The shared corpus belongs to no user.

@@ -9,11 +9,11 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import psycopg
 import pytest
-from qdrant_client import models as qm
 from starlette.testclient import TestClient
 
 from service.app import State
@@ -43,6 +43,7 @@ __all__ = [
     "settings",
     "sse_events",
     "upload_file",
+    "vector_engine",
     "wait_for_document",
 ]
 
@@ -55,15 +56,28 @@ def pg_kind() -> str:
     return "pg18-embedded"
 
 
-def rag_settings(database_url: str, **overrides: Any) -> Settings:
-    """Test app settings with the ingestion worker polling every 0.1 s."""
-    return app_settings(database_url, **({"ingest_poll_seconds": 0.1} | overrides))
+ENGINES = ["edge", "server"]
+
+
+@pytest.fixture(params=ENGINES)
+def vector_engine(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """The settings that choose a vector engine; every test using it runs on each:
+    Qdrant Edge in this test's own directory, and the server adapter over qdrant-client's
+    in-memory stand-in for a Qdrant server."""
+    if request.param == "edge":
+        return {"qdrant_url": None, "qdrant_path": str(tmp_path / "qdrant-edge")}
+    return {"qdrant_url": ":memory:"}
+
+
+def rag_settings(database_url: str, vector_engine: dict[str, Any], **overrides: Any) -> Settings:
+    """Test app settings on the given engine, with the ingestion worker polling every 0.1 s."""
+    return app_settings(database_url, **({"ingest_poll_seconds": 0.1} | vector_engine | overrides))
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, vector_engine: dict[str, Any]) -> Settings:
     """The ``client`` fixture's settings: offline embeddings and answers, a fast worker."""
-    return rag_settings(database_url)
+    return rag_settings(database_url, vector_engine)
 
 
 @pytest.fixture(scope="session")
@@ -95,24 +109,10 @@ def in_app(client: TestClient, work: Callable[[State], Awaitable[T]]) -> T:
 
 
 def qdrant_payloads(client: TestClient, document_id: uuid.UUID | str) -> dict[uuid.UUID, Any]:
-    """The points the app's Qdrant holds for a document: id -> payload."""
+    """The points the app's vector store holds for a document: id -> payload."""
 
     async def work(state: State) -> dict[uuid.UUID, Any]:
-        collection = state["settings"].qdrant_collection
-        if not await state["qdrant"].collection_exists(collection):
-            return {}
-        points, _ = await state["qdrant"].scroll(
-            collection,
-            scroll_filter=qm.Filter(
-                must=[
-                    qm.FieldCondition(
-                        key="document_id", match=qm.MatchValue(value=str(document_id))
-                    )
-                ]
-            ),
-            limit=10_000,
-        )
-        return {uuid.UUID(str(point.id)): point.payload for point in points}
+        return await state["vectors"].document_points(uuid.UUID(str(document_id)))
 
     return in_app(client, work)
 

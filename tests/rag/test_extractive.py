@@ -9,6 +9,9 @@ import pytest
 
 from service.answers import estimate_tokens
 from service.rag.extractive import NOT_FOUND, Passage, build_extractive_answer, split_sentences
+from service.rag.sparse import Lexical
+
+LEXICAL = Lexical()
 
 REFUNDS = (
     "Our office is in Berlin. Annual plans can be refunded within 30 days of purchase. "
@@ -45,7 +48,7 @@ def cited_sentences(text: str) -> list[tuple[str, int]]:
 
 
 def test_no_passages_means_the_honest_not_found_answer() -> None:
-    answer = build_extractive_answer(QUESTION, [], min_score=0.5)
+    answer = build_extractive_answer(QUESTION, [], lexical=LEXICAL, min_score=0.5)
     assert answer.text == NOT_FOUND == "I could not find this in the documents."
     assert answer.sources == []
     assert answer.confidence == 0.0
@@ -53,21 +56,23 @@ def test_no_passages_means_the_honest_not_found_answer() -> None:
 
 def test_passages_below_min_score_are_ignored() -> None:
     passages = [passage(REFUNDS, 0.4, 1), passage(SHIPPING, 0.2, 2)]
-    answer = build_extractive_answer(QUESTION, passages, min_score=0.5)
+    answer = build_extractive_answer(QUESTION, passages, lexical=LEXICAL, min_score=0.5)
     assert answer.text == NOT_FOUND
     assert answer.sources == []
     assert answer.confidence == 0.0
 
 
 def test_a_passage_exactly_at_min_score_counts() -> None:
-    answer = build_extractive_answer(QUESTION, [passage(REFUNDS, 0.5, 1)], min_score=0.5)
+    answer = build_extractive_answer(
+        QUESTION, [passage(REFUNDS, 0.5, 1)], lexical=LEXICAL, min_score=0.5
+    )
     assert answer.text != NOT_FOUND
     assert [source.rank for source in answer.sources] == [1]
 
 
 def test_a_weak_passage_is_ignored_even_when_it_matches_better() -> None:
     passages = [passage(WEATHER, 2.0, 1), passage(REFUNDS, 0.1, 2)]
-    answer = build_extractive_answer(QUESTION, passages, min_score=1.0)
+    answer = build_extractive_answer(QUESTION, passages, lexical=LEXICAL, min_score=1.0)
     assert "refunded" not in answer.text
     assert [source.document_id for source in answer.sources] == [uuid.UUID(int=1)]
 
@@ -76,14 +81,16 @@ def test_a_weak_passage_is_ignored_even_when_it_matches_better() -> None:
 
 
 def test_picks_the_sentence_that_answers_over_unrelated_ones() -> None:
-    answer = build_extractive_answer(QUESTION, [passage(REFUNDS, 2.0, 1)], min_score=0.5)
+    answer = build_extractive_answer(
+        QUESTION, [passage(REFUNDS, 2.0, 1)], lexical=LEXICAL, min_score=0.5
+    )
     assert answer.text == "Annual plans can be refunded within 30 days of purchase. [1]"
 
 
 def test_sentences_are_taken_verbatim_from_their_cited_passage() -> None:
     passages = [passage(REFUNDS, 2.0, 1), passage(SHIPPING, 1.5, 2), passage(WEATHER, 1.0, 3)]
     question = "How long does shipping take, and can annual plans be refunded?"
-    answer = build_extractive_answer(question, passages, min_score=0.5)
+    answer = build_extractive_answer(question, passages, lexical=LEXICAL, min_score=0.5)
     pairs = cited_sentences(answer.text)
     assert len(pairs) == 2
     texts: dict[uuid.UUID | None, str] = {p.point_id: p.text for p in passages}
@@ -96,7 +103,7 @@ def test_sentences_are_taken_verbatim_from_their_cited_passage() -> None:
 def test_cites_only_used_passages_with_consecutive_ranks_matching_the_markers() -> None:
     passages = [passage(WEATHER, 3.0, 1), passage(REFUNDS, 2.0, 2), passage(SHIPPING, 1.0, 3)]
     question = "Can annual plans be refunded, and how long does shipping take?"
-    answer = build_extractive_answer(question, passages, min_score=0.5)
+    answer = build_extractive_answer(question, passages, lexical=LEXICAL, min_score=0.5)
     assert answer.text == (
         "Annual plans can be refunded within 30 days of purchase. [1] "
         "Shipping to Europe takes three business days. [2]"
@@ -112,7 +119,7 @@ def test_cites_only_used_passages_with_consecutive_ranks_matching_the_markers() 
 
 def test_citations_describe_their_passage() -> None:
     answer = build_extractive_answer(
-        QUESTION, [passage(REFUNDS, 2.0, 7, title="Billing FAQ")], min_score=0.5
+        QUESTION, [passage(REFUNDS, 2.0, 7, title="Billing FAQ")], lexical=LEXICAL, min_score=0.5
     )
     [source] = answer.sources
     assert source.rank == 1
@@ -129,7 +136,9 @@ def test_a_long_passage_is_quoted_around_the_cited_sentence() -> None:
     before = " ".join(f"Filler sentence number {number} says nothing." for number in range(20))
     after = " ".join(f"More filler number {number} follows." for number in range(20))
     text = f"{before} Annual plans can be refunded within 30 days. {after}"
-    answer = build_extractive_answer(QUESTION, [passage(text, 2.0, 1)], min_score=0.5)
+    answer = build_extractive_answer(
+        QUESTION, [passage(text, 2.0, 1)], lexical=LEXICAL, min_score=0.5
+    )
     snippet = answer.sources[0].snippet
     assert snippet is not None
     assert len(snippet) <= 300
@@ -140,7 +149,9 @@ def test_a_long_passage_is_quoted_around_the_cited_sentence() -> None:
 def test_sentences_of_one_passage_share_its_marker() -> None:
     text = "Annual plans can be refunded. Refunds take five business days."
     question = "Can annual plans be refunded, and how many business days does it take?"
-    answer = build_extractive_answer(question, [passage(text, 2.0, 1)], min_score=0.5)
+    answer = build_extractive_answer(
+        question, [passage(text, 2.0, 1)], lexical=LEXICAL, min_score=0.5
+    )
     assert answer.text == "Annual plans can be refunded. [1] Refunds take five business days. [1]"
     assert len(answer.sources) == 1
 
@@ -148,17 +159,19 @@ def test_sentences_of_one_passage_share_its_marker() -> None:
 def test_at_most_max_sentences_are_used() -> None:
     text = "Alpha plans exist. Beta plans exist. Gamma plans exist. Delta plans exist."
     question = "alpha beta gamma delta"
-    answer = build_extractive_answer(question, [passage(text, 2.0, 1)], min_score=0.5)
+    answer = build_extractive_answer(
+        question, [passage(text, 2.0, 1)], lexical=LEXICAL, min_score=0.5
+    )
     assert len(cited_sentences(answer.text)) == 3
     answer = build_extractive_answer(
-        question, [passage(text, 2.0, 1)], min_score=0.5, max_sentences=1
+        question, [passage(text, 2.0, 1)], lexical=LEXICAL, min_score=0.5, max_sentences=1
     )
     assert cited_sentences(answer.text) == [("Alpha plans exist.", 1)]
 
 
 def test_a_repeated_passage_is_cited_once() -> None:
     passages = [passage(REFUNDS, 2.0, 1), passage(REFUNDS, 2.0, 1)]
-    answer = build_extractive_answer(QUESTION, passages, min_score=0.5)
+    answer = build_extractive_answer(QUESTION, passages, lexical=LEXICAL, min_score=0.5)
     assert len(answer.sources) == 1
     assert len(cited_sentences(answer.text)) == 1
 
@@ -166,7 +179,9 @@ def test_a_repeated_passage_is_cited_once() -> None:
 def test_without_shared_words_the_best_passage_leads() -> None:
     # A dense retriever can find a passage that shares no word with the question.
     passages = [passage(SHIPPING, 0.7, 2), passage(WEATHER, 0.9, 1)]
-    answer = build_extractive_answer("Is it pleasant outside?", passages, min_score=0.5)
+    answer = build_extractive_answer(
+        "Is it pleasant outside?", passages, lexical=LEXICAL, min_score=0.5
+    )
     assert answer.text == "The weather in Berlin is mild. [1]"
     assert [source.document_id for source in answer.sources] == [uuid.UUID(int=1)]
     assert answer.confidence is not None
@@ -177,10 +192,13 @@ def test_without_shared_words_the_best_passage_leads() -> None:
 
 
 def test_confidence_is_higher_for_a_strong_match_than_a_weak_one() -> None:
-    strong = build_extractive_answer(QUESTION, [passage(REFUNDS, 8.0, 1)], min_score=1.0)
+    strong = build_extractive_answer(
+        QUESTION, [passage(REFUNDS, 8.0, 1)], lexical=LEXICAL, min_score=1.0
+    )
     weak = build_extractive_answer(
         "Can annual plans be refunded to a prepaid card abroad?",
         [passage(REFUNDS, 1.1, 1)],
+        lexical=LEXICAL,
         min_score=1.0,
     )
     assert strong.confidence is not None
@@ -190,24 +208,28 @@ def test_confidence_is_higher_for_a_strong_match_than_a_weak_one() -> None:
 
 def test_confidence_follows_the_documented_formula() -> None:
     # Top score 3.0 over scale 1.0 -> strength 0.75; all question terms covered.
-    answer = build_extractive_answer(QUESTION, [passage(REFUNDS, 3.0, 1)], min_score=1.0)
+    answer = build_extractive_answer(
+        QUESTION, [passage(REFUNDS, 3.0, 1)], lexical=LEXICAL, min_score=1.0
+    )
     assert answer.confidence == 0.75
     # Two of four terms covered ("annual", "plan"; not "bonus", "voucher") -> 0.75 * 0.75.
     answer = build_extractive_answer(
-        "annual plans bonus voucher", [passage(REFUNDS, 3.0, 1)], min_score=1.0
+        "annual plans bonus voucher", [passage(REFUNDS, 3.0, 1)], lexical=LEXICAL, min_score=1.0
     )
     assert answer.confidence == pytest.approx(0.5625, abs=0.001)
 
 
 def test_confidence_stays_within_zero_and_one_for_huge_scores() -> None:
-    answer = build_extractive_answer(QUESTION, [passage(REFUNDS, 1e12, 1)], min_score=0.0)
+    answer = build_extractive_answer(
+        QUESTION, [passage(REFUNDS, 1e12, 1)], lexical=LEXICAL, min_score=0.0
+    )
     assert answer.confidence is not None
     assert 0.0 <= answer.confidence <= 1.0
 
 
 def test_usage_is_an_estimate_over_question_passages_and_answer() -> None:
     passages = [passage(REFUNDS, 2.0, 1), passage(SHIPPING, 0.1, 2)]
-    answer = build_extractive_answer(QUESTION, passages, min_score=0.5)
+    answer = build_extractive_answer(QUESTION, passages, lexical=LEXICAL, min_score=0.5)
     assert answer.usage.estimated is True
     assert answer.usage.prompt_tokens == estimate_tokens(f"{QUESTION}\n\n{REFUNDS}")
     assert answer.usage.completion_tokens == estimate_tokens(answer.text)
@@ -218,14 +240,16 @@ def test_usage_is_an_estimate_over_question_passages_and_answer() -> None:
 def test_the_same_input_gives_the_same_answer_in_any_order() -> None:
     passages = [passage(REFUNDS, 2.0, 1), passage(SHIPPING, 1.5, 2), passage(WEATHER, 1.0, 3)]
     question = "How long does shipping take, and can annual plans be refunded?"
-    first = build_extractive_answer(question, passages, min_score=0.5)
-    assert build_extractive_answer(question, passages, min_score=0.5) == first
-    assert build_extractive_answer(question, passages[::-1], min_score=0.5) == first
+    first = build_extractive_answer(question, passages, lexical=LEXICAL, min_score=0.5)
+    assert build_extractive_answer(question, passages, lexical=LEXICAL, min_score=0.5) == first
+    assert (
+        build_extractive_answer(question, passages[::-1], lexical=LEXICAL, min_score=0.5) == first
+    )
 
 
 def test_max_sentences_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_sentences"):
-        build_extractive_answer(QUESTION, [], min_score=0.5, max_sentences=0)
+        build_extractive_answer(QUESTION, [], lexical=LEXICAL, min_score=0.5, max_sentences=0)
 
 
 # --- sentences ----------------------------------------------------------------------------

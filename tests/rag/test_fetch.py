@@ -130,13 +130,14 @@ def fetch(url: str, *, allow: frozenset[str] = frozenset(), max_bytes: int = 10_
 )
 def test_url_document_on_an_allow_listed_loopback_host_is_fetched_and_ingested(
     database_url: str,
+    vector_engine: dict[str, Any],
     postgresql: psycopg.Connection[Any],
     page_server: PageServer,
     path: str,
     expected: str,
     hidden: str | None,
 ) -> None:
-    settings = rag_settings(database_url, fetch_allow_hosts="example.org, 127.0.0.1")
+    settings = rag_settings(database_url, vector_engine, fetch_allow_hosts="example.org, 127.0.0.1")
     url = page_server.url + path
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         headers = sign_up(client)
@@ -242,9 +243,11 @@ def test_missing_page_fails_with_its_status(page_server: PageServer) -> None:
 
 
 def test_url_document_with_an_oversize_body_fails_with_the_limit_in_its_error(
-    database_url: str, page_server: PageServer
+    database_url: str, vector_engine: dict[str, Any], page_server: PageServer
 ) -> None:
-    settings = rag_settings(database_url, fetch_allow_hosts="127.0.0.1", fetch_max_bytes=LIMIT)
+    settings = rag_settings(
+        database_url, vector_engine, fetch_allow_hosts="127.0.0.1", fetch_max_bytes=LIMIT
+    )
     url = page_server.url + "/big-stream.txt"
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         headers = sign_up(client)
@@ -267,10 +270,17 @@ KAYAKS = b"Kayaks replaced the canoes: the club now rents sea kayaks only."
 
 
 def test_url_posted_again_is_fetched_anew_and_its_new_chunks_replace_the_old(
-    database_url: str, postgresql: psycopg.Connection[Any], page_server: PageServer
+    database_url: str,
+    vector_engine: dict[str, Any],
+    postgresql: psycopg.Connection[Any],
+    page_server: PageServer,
 ) -> None:
     settings = rag_settings(
-        database_url, fetch_allow_hosts="127.0.0.1", chunk_target_chars=100, chunk_overlap_chars=0
+        database_url,
+        vector_engine,
+        fetch_allow_hosts="127.0.0.1",
+        chunk_target_chars=100,
+        chunk_overlap_chars=0,
     )
     page_server.changing, page_server.changing_status = CANOES, 200
     url = page_server.url + "/changing.md"
@@ -298,7 +308,10 @@ def test_url_posted_again_is_fetched_anew_and_its_new_chunks_replace_the_old(
 
 
 def test_url_whose_fetch_fails_on_reingestion_keeps_no_chunks_without_points(
-    database_url: str, postgresql: psycopg.Connection[Any], page_server: PageServer
+    database_url: str,
+    vector_engine: dict[str, Any],
+    postgresql: psycopg.Connection[Any],
+    page_server: PageServer,
 ) -> None:
     """A failed re-ingestion removes the document's points: its chunk rows must go too.
 
@@ -306,7 +319,11 @@ def test_url_whose_fetch_fails_on_reingestion_keeps_no_chunks_without_points(
     rows) whose Qdrant points no longer exist.
     """
     settings = rag_settings(
-        database_url, fetch_allow_hosts="127.0.0.1", chunk_target_chars=100, chunk_overlap_chars=0
+        database_url,
+        vector_engine,
+        fetch_allow_hosts="127.0.0.1",
+        chunk_target_chars=100,
+        chunk_overlap_chars=0,
     )
     page_server.changing, page_server.changing_status = CANOES, 200
     url = page_server.url + "/changing.md"

@@ -22,7 +22,6 @@ from generated import models
 from service import store
 from service.app import create_app
 from service.rag.ingest import Ingestor, point_id
-from service.rag.sparse import MODEL_NAME
 from service.settings import Settings
 from tests.rag.conftest import (
     Headers,
@@ -44,6 +43,10 @@ PNG_BYTES = (
 )
 
 
+async def _name(name: str) -> str:
+    return name
+
+
 def assert_ingested(
     client: TestClient,
     headers: Headers,
@@ -60,7 +63,9 @@ def assert_ingested(
     assert document["error"] is None
     assert document["chunk_count"] > 0
     assert document["attempts"] == 1
-    assert document["embedding_model"] == MODEL_NAME
+    assert document["embedding_model"] == in_app(
+        client, lambda state: _name(state["ingestor"].lexical.name)
+    )
     rows = chunk_rows(postgresql, created["id"])
     assert [row[0] for row in rows] == list(range(document["chunk_count"]))
     payloads = qdrant_payloads(client, created["id"])
@@ -143,9 +148,12 @@ def test_pdf_upload_is_ingested_with_the_page_text(
 
 
 def test_failing_embedder_leaves_the_document_failed_with_its_error_and_no_points(
-    database_url: str, postgresql: psycopg.Connection[Any], fake_openai: FakeOpenAI
+    database_url: str,
+    vector_engine: dict[str, Any],
+    postgresql: psycopg.Connection[Any],
+    fake_openai: FakeOpenAI,
 ) -> None:
-    settings = rag_settings(database_url, embedding_base_url=fake_openai.url)
+    settings = rag_settings(database_url, vector_engine, embedding_base_url=fake_openai.url)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         headers = sign_up(client)
         # A first document while the embedder works: the collection exists, with points.
@@ -174,7 +182,7 @@ def test_qdrant_error_leaves_the_document_failed_not_completed(
     with socket.socket() as probe:  # a loopback port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = rag_settings(database_url, qdrant_url=f"http://127.0.0.1:{port}")
+    settings = rag_settings(database_url, {}, qdrant_url=f"http://127.0.0.1:{port}")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         # With Qdrant down /chat answers 503, but still hands the new user their token.
         first = client.post("/chat", json={"message": "hello"})
@@ -221,9 +229,9 @@ def test_unsupported_upload_fails_with_a_clear_error(
 
 
 def test_killed_workers_claim_is_taken_over_once_stale_and_completed(
-    database_url: str, postgresql: psycopg.Connection[Any]
+    database_url: str, vector_engine: dict[str, Any], postgresql: psycopg.Connection[Any]
 ) -> None:
-    settings = rag_settings(database_url, ingest_worker=False)
+    settings = rag_settings(database_url, vector_engine, ingest_worker=False)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         headers = sign_up(client)
         created = post_text(client, headers, "Kites fly best in steady coastal wind.")
@@ -248,7 +256,11 @@ def test_killed_workers_claim_is_taken_over_once_stale_and_completed(
         patient = in_app(
             client,
             lambda state: Ingestor(
-                state["db"], state["vectors"], settings, worker="patient"
+                state["db"],
+                state["vectors"],
+                settings,
+                lexical=state["ingestor"].lexical,
+                worker="patient",
             ).run_once(),
         )
         assert patient is None
@@ -278,10 +290,14 @@ def test_killed_workers_claim_is_taken_over_once_stale_and_completed(
 
 
 def test_claim_abandoned_on_its_last_attempt_is_failed_instead_of_left_processing(
-    database_url: str, postgresql: psycopg.Connection[Any]
+    database_url: str, vector_engine: dict[str, Any], postgresql: psycopg.Connection[Any]
 ) -> None:
     settings = rag_settings(
-        database_url, ingest_worker=False, ingest_max_attempts=1, ingest_stale_seconds=0.05
+        database_url,
+        vector_engine,
+        ingest_worker=False,
+        ingest_max_attempts=1,
+        ingest_stale_seconds=0.05,
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         headers = sign_up(client)
@@ -305,7 +321,11 @@ def test_claim_abandoned_on_its_last_attempt_is_failed_instead_of_left_processin
             nothing = in_app(
                 client,
                 lambda state: Ingestor(
-                    state["db"], state["vectors"], settings, worker="rescuer"
+                    state["db"],
+                    state["vectors"],
+                    settings,
+                    lexical=state["ingestor"].lexical,
+                    worker="rescuer",
                 ).run_once(),
             )
             assert nothing is None  # never retried past ingest_max_attempts
@@ -332,7 +352,11 @@ def _run_until_claimed(client: TestClient, settings: Settings, *, worker: str) -
         done = in_app(
             client,
             lambda state: Ingestor(
-                state["db"], state["vectors"], settings, worker=worker
+                state["db"],
+                state["vectors"],
+                settings,
+                lexical=state["ingestor"].lexical,
+                worker=worker,
             ).run_once(),
         )
         if done is not None:

@@ -12,14 +12,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from qdrant_client import models as qm
 from starlette.testclient import TestClient
 
 from service.answers import estimate_tokens
 from service.app import State, create_app
 from service.rag.answerer import SYSTEM_PROMPT
-from service.rag.sparse import MODEL_NAME, document_vector
-from service.rag.vectors import DENSE, SPARSE
+from service.rag.sparse import SparseVector
 from tests.rag.conftest import (
     Headers,
     chat,
@@ -35,6 +33,7 @@ from tests.rag.fake_openai import COMPLETION_TOKENS, DIMENSIONS, PROMPT_TOKENS, 
 from tests.rag.fake_openai import embed as fake_embed
 from tests.service.conftest import sign_up
 
+Stored = tuple[SparseVector, list[float] | None]
 OTTERS = "Sea otters hold hands while they sleep so they do not drift apart."
 PROVIDER_USAGE = {
     "prompt_tokens": PROMPT_TOKENS,
@@ -45,10 +44,13 @@ PROVIDER_USAGE = {
 
 
 @pytest.fixture
-def provider_client(database_url: str, fake_openai: FakeOpenAI) -> Iterator[TestClient]:
+def provider_client(
+    database_url: str, vector_engine: dict[str, Any], fake_openai: FakeOpenAI
+) -> Iterator[TestClient]:
     """The app with both embeddings and answers from the fake provider."""
     settings = rag_settings(
         database_url,
+        vector_engine,
         embedding_base_url=fake_openai.url,
         embedding_model="fake-embed",
         embedding_api_key="embed-key",
@@ -74,33 +76,20 @@ def test_ingestion_with_an_embedding_endpoint_stores_dense_and_sparse_vectors(
 
     document = ingest(provider_client, headers, OTTERS)
 
-    assert document["embedding_model"] == f"{MODEL_NAME}+fake-embed"
+    assert document["embedding_model"].endswith("+fake-embed")
     rows = chunk_rows(postgresql, document["id"])
     assert [row[3] for row in rows] == [OTTERS]
 
-    async def work(state: State) -> tuple[qm.CollectionInfo, list[qm.Record]]:
-        collection = state["settings"].qdrant_collection
-        info = await state["qdrant"].get_collection(collection)
-        points = await state["qdrant"].retrieve(
-            collection, [str(row[2]) for row in rows], with_vectors=True
-        )
-        return info, points
+    async def work(state: State) -> tuple[SparseVector, list[Stored]]:
+        expected = state["ingestor"].lexical.document(OTTERS)
+        stored = await state["vectors"].stored_vectors([row[2] for row in rows])
+        return expected, list(stored.values())
 
-    info, points = in_app(provider_client, work)
-    dense_config = info.config.params.vectors
-    assert isinstance(dense_config, dict)
-    assert dense_config[DENSE].size == DIMENSIONS
-    assert dense_config[DENSE].distance == qm.Distance.COSINE
-    sparse_config = info.config.params.sparse_vectors
-    assert sparse_config is not None
-    assert sparse_config[SPARSE].modifier == qm.Modifier.IDF
-    assert len(points) == 1
-    vectors = points[0].vector
-    assert isinstance(vectors, dict)
-    assert vectors[DENSE] == pytest.approx(fake_embed(OTTERS), abs=1e-6)
-    sparse = vectors[SPARSE]
-    assert isinstance(sparse, qm.SparseVector)
-    expected = document_vector(OTTERS)
+    expected, stored = in_app(provider_client, work)
+    assert len(stored) == 1
+    sparse, dense = stored[0]
+    assert dense == pytest.approx(fake_embed(OTTERS), abs=1e-6)
+    assert len(dense or []) == DIMENSIONS
     assert sparse.indices == expected.indices
     assert sparse.values == pytest.approx(expected.values)
     embedding_requests = [r for r in fake_openai.requests if r.path == "/v1/embeddings"]
@@ -111,10 +100,14 @@ def test_ingestion_with_an_embedding_endpoint_stores_dense_and_sparse_vectors(
 
 
 def test_many_chunks_are_embedded_in_batches_each_vector_with_its_own_chunk(
-    database_url: str, fake_openai: FakeOpenAI, postgresql: psycopg.Connection[Any]
+    database_url: str,
+    vector_engine: dict[str, Any],
+    fake_openai: FakeOpenAI,
+    postgresql: psycopg.Connection[Any],
 ) -> None:
     settings = rag_settings(
         database_url,
+        vector_engine,
         embedding_base_url=fake_openai.url,
         chunk_target_chars=100,
         chunk_overlap_chars=0,
@@ -129,20 +122,15 @@ def test_many_chunks_are_embedded_in_batches_each_vector_with_its_own_chunk(
         rows = chunk_rows(postgresql, document["id"])
         assert len(rows) > 64  # more than one request to the embeddings endpoint
 
-        async def work(state: State) -> list[qm.Record]:
-            return await state["qdrant"].retrieve(
-                state["settings"].qdrant_collection,
-                [str(row[2]) for row in rows],
-                with_vectors=True,
-            )
+        async def work(state: State) -> dict[uuid.UUID, Stored]:
+            return await state["vectors"].stored_vectors([row[2] for row in rows])
 
-        points = {uuid.UUID(str(point.id)): point for point in in_app(client, work)}
+        points = in_app(client, work)
 
     assert set(points) == {row[2] for row in rows}
     for _, _, point_id, content in rows:
-        vectors = points[point_id].vector
-        assert isinstance(vectors, dict)
-        assert vectors[DENSE] == pytest.approx(fake_embed(content), abs=1e-6), content
+        _, dense = points[point_id]
+        assert dense == pytest.approx(fake_embed(content), abs=1e-6), content
     chunk_texts = {row[3] for row in rows}
     batches = [
         r.body["input"]

@@ -53,7 +53,9 @@ def retrieve(client: TestClient, text: str, user_id: uuid.UUID) -> list[Passage]
     """Retrieval alone (no score threshold) for a user, over the app's pool and Qdrant."""
 
     async def work(state: State) -> list[Passage]:
-        answerer = RagAnswerer(state["db"], state["vectors"], state["settings"])
+        answerer = RagAnswerer(
+            state["db"], state["vectors"], state["settings"], lexical=state["ingestor"].lexical
+        )
         return await answerer.retrieve(Question(text=text, user_id=user_id, session_id=None))
 
     return in_app(client, work)
@@ -238,7 +240,7 @@ def test_unreachable_qdrant_gives_503_retrieval_unavailable_while_history_works(
     database_url: str,
 ) -> None:
     settings = rag_settings(
-        database_url, qdrant_url=f"http://127.0.0.1:{_closed_port()}", ingest_worker=False
+        database_url, {}, qdrant_url=f"http://127.0.0.1:{_closed_port()}", ingest_worker=False
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         first = client.post("/chat", json={"message": "Where are the otters?"})

@@ -29,10 +29,13 @@ def pg_kind() -> str:
 
 
 def app_settings(database_url: str, **overrides: Any) -> Settings:
-    """Settings for a test app: its own database, in-memory Qdrant, small pool."""
+    """Settings for a test app: its own database, qdrant-client's in-memory Qdrant, small pool.
+
+    (tests/rag runs retrieval and ingestion over both vector engines.)
+    """
     values: dict[str, Any] = {
         "database_url": database_url,
-        "qdrant_path": ":memory:",
+        "qdrant_url": ":memory:",
         "db_pool_min_size": 1,
         "db_pool_max_size": 5,
     }
