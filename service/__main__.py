@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     add = commands.add_parser("ingest", help="ingest files, directories and URLs")
     add.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    add.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="in directories, only files whose name matches (repeatable), e.g. '*.html'",
+    )
     owner = add.add_mutually_exclusive_group(required=True)
     owner.add_argument("--shared", action="store_true", help="into the shared corpus")
     owner.add_argument("--user", type=uuid.UUID, help="as this user's private documents")
@@ -69,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "ingest":
-        failed = asyncio.run(ingest(settings, args.sources, owner=args.user))
+        failed = asyncio.run(ingest(settings, args.sources, owner=args.user, include=args.include))
         return 1 if failed else 0
     if args.command == "reindex":
         return 1 if asyncio.run(reindex(settings, if_stale=args.if_stale)) else 0

@@ -9,6 +9,7 @@ the service to be stopped first.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import hashlib
 import mimetypes
 import shutil
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -41,12 +42,16 @@ CONCURRENCY = 3
 FOLLOW_INTERVAL = 0.5  # seconds between progress reads of queued jobs
 
 
-def _files(path: Path) -> Iterator[tuple[Path, str]]:
-    """(file, name to record): a directory's ingestible files by their path inside it."""
+def _files(path: Path, include: Sequence[str]) -> Iterator[tuple[Path, str]]:
+    """(file, name to record): a directory's ingestible files by their path inside it, only
+    those whose name matches an ``include`` pattern when any are given."""
     if path.is_dir():
         for child in sorted(path.rglob("*")):
-            if child.is_file() and child.suffix.lower() in INGESTIBLE:
-                yield child, child.relative_to(path).as_posix()
+            if not child.is_file() or child.suffix.lower() not in INGESTIBLE:
+                continue
+            if include and not any(fnmatch.fnmatch(child.name, pattern) for pattern in include):
+                continue
+            yield child, child.relative_to(path).as_posix()
     elif path.is_file():
         yield path, path.name
     else:
@@ -74,7 +79,9 @@ class _Progress:
         print(f"{self.total} {what}, {self.failed} failed", file=sys.stderr)
 
 
-async def _record(db: store.Pool, sources: list[str], owner: uuid.UUID | None) -> list[uuid.UUID]:
+async def _record(
+    db: store.Pool, sources: list[str], owner: uuid.UUID | None, include: Sequence[str]
+) -> list[uuid.UUID]:
     """Record each file (directories recursively) or URL as a pending document; the new ones."""
     created: list[uuid.UUID] = []
     for source in sources:
@@ -86,7 +93,7 @@ async def _record(db: store.Pool, sources: list[str], owner: uuid.UUID | None) -
             if result.created:
                 created.append(result.document.id)
             continue
-        for path, name in _files(Path(source)):
+        for path, name in _files(Path(source), include):
             content = path.read_bytes()
             result = await store.create_document(
                 db,
@@ -102,17 +109,23 @@ async def _record(db: store.Pool, sources: list[str], owner: uuid.UUID | None) -
     return created
 
 
-async def ingest(settings: Settings, sources: list[str], *, owner: uuid.UUID | None) -> int:
+async def ingest(
+    settings: Settings,
+    sources: list[str],
+    *,
+    owner: uuid.UUID | None,
+    include: Sequence[str] = (),
+) -> int:
     """Record the sources as documents, then ingest the new ones here, or follow a running
     service's worker ingesting them. Returns the number of documents that failed."""
     try:
         async with open_state(settings) as state:
-            created = await _record(state["db"], sources, owner)
+            created = await _record(state["db"], sources, owner, include)
             return await _ingest_here(state, created)
     except EngineBusy as busy:
         pool = await open_pool(settings)
         try:
-            created = await _record(pool, sources, owner)
+            created = await _record(pool, sources, owner, include)
             print(f"{busy}: its ingestion worker takes the new documents", file=sys.stderr)
             return await _follow(pool, created, settings)
         finally:
@@ -262,9 +275,10 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 
 
 async def evaluate(
-    settings: Settings, questions: list[EvalQuestion], *, k: int = 3
+    settings: Settings, questions: list[EvalQuestion], *, k: int = 3, verbose: bool = True
 ) -> tuple[float, float]:
-    """Recall@k and mean reciprocal rank of retrieval over the shared corpus, printed."""
+    """Recall@k and mean reciprocal rank of retrieval over the shared corpus, printed
+    (with each question's rank when ``verbose``)."""
     async with _readable_state(settings) as state:
         answerer = state["answerer"]
         retrieve = getattr(answerer, "retrieve", None)
@@ -284,11 +298,13 @@ async def evaluate(
             rank = ranked.index(item.document) + 1 if item.document in ranked else None
             hits_at_k += rank is not None and rank <= k
             reciprocal_ranks += 0.0 if rank is None else 1.0 / rank
-            mark = f"rank {rank}" if rank else "missed"
-            print(f"{mark:<8} {item.document:<28} {item.question}")
+            if verbose:
+                mark = f"rank {rank}" if rank else "missed"
+                print(f"{mark:<8} {item.document:<28} {item.question}")
     recall = hits_at_k / len(questions)
     mrr = reciprocal_ranks / len(questions)
-    print(f"\n{len(questions)} questions: recall@{k} = {recall:.3f}, MRR = {mrr:.3f}")
+    if verbose:
+        print(f"\n{len(questions)} questions: recall@{k} = {recall:.3f}, MRR = {mrr:.3f}")
     return recall, mrr
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from html.parser import HTMLParser
 from pathlib import PurePath
 from typing import Final, Literal
 
 import msgspec
 import pypdf
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from .boilerplate import main_content
 from .chunking import first_heading
 
 __all__ = ["DocumentFormat", "ExtractedText", "UnsupportedDocument", "clean_text", "extract_text"]
@@ -180,113 +181,113 @@ def _meta_charset(content: bytes) -> str | None:
 
 
 def _html_text(html: str) -> tuple[str, str | None]:
-    parser = _HtmlText()
-    try:
-        parser.feed(html)
-        parser.close()
-    except AssertionError as error:  # html.parser's verdict on a few malformed declarations
-        raise UnsupportedDocument(f"unreadable HTML: {error}") from error
-    return parser.text(), parser.title
+    """The text of the page's main content, and its title (see _page_title)."""
+    page = LexborHTMLParser(html)
+    title_element = page.head.css_first("title") if page.head is not None else None
+    title = " ".join(title_element.text().split()) if title_element is not None else ""
+    text = _HtmlText()
+    if (content := main_content(page)) is not None:
+        text.render(content)
+    return text.text(), _page_title(title, text.first_h1)
 
 
-_SKIPPED_TAGS: Final = frozenset({"head", "script", "style", "noscript", "template", "svg"})
-# The elements that may stand in <head>: any other start tag closes an unclosed <head>.
-_HEAD_TAGS: Final = frozenset(
-    {"title", "meta", "link", "base", "style", "script", "noscript", "template"}
+def _page_title(title: str, h1: str | None) -> str | None:
+    """The <title>, or the first <h1> when the <title> is that <h1> and the site's name."""
+    if h1 and h1 != title:
+        if title.startswith(h1) and title[len(h1) :].lstrip()[:1] in _SITE_SEPARATORS:
+            return h1
+        if title.endswith(h1) and title[: -len(h1)].rstrip()[-1:] in _SITE_SEPARATORS:
+            return h1
+    return title or None
+
+
+# Content that is not text, and form controls: their labels ("Copy", "Theme Auto Light Dark")
+# are the page's interface, not its text.
+_SKIPPED_TAGS: Final = frozenset(
+    {"-comment", "script", "style", "noscript", "template", "svg", "button", "select"}
 )
 _HEADING_LEVELS: Final = {f"h{level}": level for level in range(1, 7)}
 # fmt: off
 _BLOCK_TAGS: Final = frozenset({
-    "address", "article", "aside", "blockquote", "caption", "dd", "details", "div", "dl", "dt",
-    "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li", "main", "nav",
-    "ol", "p", "pre", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul",
+    "address", "article", "aside", "blockquote", "caption", "dd", "details", "dialog", "div",
+    "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li",
+    "main", "nav", "ol", "p", "section", "summary", "table", "tbody", "tfoot", "thead", "tr",
+    "ul",
 })
 # fmt: on
 _CELL_TAGS: Final = frozenset({"td", "th"})
 _HTML_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+# What stands between the page's and the site's name in a <title> (bars, dashes, dots...).
+_SITE_SEPARATORS: Final = frozenset("|-\u2013\u2014\u00b7\u2022:\u00bb")
+# Deeper elements are read as plain text: recursion stays far from Python's limit.
+_MAX_DEPTH = 200
 
 
-class _HtmlText(HTMLParser):
-    """The visible text of an HTML document: blocks as paragraphs, headings as '#' lines."""
+class _HtmlText:
+    """The visible text of an element: blocks as paragraphs, headings as '#' lines, <pre>
+    verbatim."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)  # entities arrive unescaped in handle_data
-        self.title: str | None = None
-        self._parts: list[str] = []
-        self._skipping: list[str] = []  # the open elements whose content is not text
-        self._title_parts: list[str] | None = None  # inside <title>
-        self._heading: tuple[int, int] | None = None  # (level, index of its first part)
-        self._pre_depth = 0
+        self.first_h1: str | None = None
+        self._parts: list[str] = []  # finished lines and line breaks
+        self._run: list[str] = []  # the text since the last break, whitespace not yet collapsed
 
     def text(self) -> str:
-        self._finish_heading()  # a heading left open at the end of the document
+        self._end_run()
         return "".join(self._parts)
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._skipping == ["head"] and tag not in _HEAD_TAGS:
-            self._skipping.clear()  # the body began without </head>
-        if tag == "title" and self._skipping in ([], ["head"]):  # not an <svg>'s <title>
-            self._title_parts = []
-        elif self._skipping or tag in _SKIPPED_TAGS:
-            if tag in _SKIPPED_TAGS:
-                self._skipping.append(tag)
-        elif tag in _HEADING_LEVELS:
-            self._finish_heading()  # an unclosed heading ends where the next one starts
-            self._break("\n\n")
-            self._heading = (_HEADING_LEVELS[tag], len(self._parts))
-        elif tag == "br":
-            self._break("\n")
-        elif tag in _BLOCK_TAGS:
-            self._break("\n\n")
-        elif tag in _CELL_TAGS:
-            self._append(" ")
-        if tag == "pre" and not self._skipping:
-            self._pre_depth += 1
+    def render(self, element: LexborNode, depth: int = 0) -> None:
+        for node in element.iter(include_text=True):
+            tag = node.tag
+            if tag == "-text":
+                self._run.append(node.text_content or "")
+            elif tag in _SKIPPED_TAGS:
+                pass
+            elif tag in _HEADING_LEVELS:
+                self._heading(_HEADING_LEVELS[tag], node)
+            elif tag == "pre":
+                self._break("\n\n")
+                self._parts.append(node.text(deep=True))
+                self._break("\n\n")
+            elif tag == "br":
+                self._break("\n")
+            elif depth >= _MAX_DEPTH:
+                self._run.append(node.text(deep=True))
+            elif tag in _BLOCK_TAGS:
+                self._break("\n\n")
+                self.render(node, depth + 1)
+                self._break("\n\n")
+            else:
+                if tag in _CELL_TAGS:
+                    self._run.append(" ")
+                self.render(node, depth + 1)
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title" and self._title_parts is not None:
-            title = " ".join("".join(self._title_parts).split())
-            self.title = self.title or title or None
-            self._title_parts = None
-        elif self._skipping:
-            if tag in self._skipping:  # also closes what was left open inside it
-                del self._skipping[len(self._skipping) - self._skipping[::-1].index(tag) - 1 :]
-        elif tag in _HEADING_LEVELS:
-            self._finish_heading()
+    def _heading(self, level: int, element: LexborNode) -> None:
+        """One '#' line, so that the chunker sees the heading; without a trailing '¶' link."""
+        inner = _HtmlText()
+        inner.render(element)
+        words = inner.text().split()
+        if words and words[-1] == "¶":
+            words.pop()
+        if words:
+            heading = " ".join(words)
             self._break("\n\n")
-        elif tag in _BLOCK_TAGS:
+            self._parts.append(f"{'#' * level} {heading}")
             self._break("\n\n")
-            if tag == "pre":
-                self._pre_depth = max(0, self._pre_depth - 1)
-
-    def handle_data(self, data: str) -> None:
-        if self._title_parts is not None:
-            self._title_parts.append(data)
-        elif not self._skipping:
-            self._append(data if self._pre_depth else _HTML_WHITESPACE.sub(" ", data))
-
-    def _append(self, text: str) -> None:
-        at_line_start = not self._parts or self._parts[-1].endswith("\n")
-        if at_line_start and not self._pre_depth:
-            text = text.lstrip(" ")
-        if text:
-            self._parts.append(text)
+            if level == 1 and self.first_h1 is None:
+                self.first_h1 = heading
 
     def _break(self, newlines: str) -> None:
+        self._end_run()
         if self._parts:
-            self._parts[-1] = self._parts[-1].rstrip(" ")
             self._parts.append(newlines)
 
-    def _finish_heading(self) -> None:
-        """Replace the heading's text with one '#' line, so the chunker sees the heading."""
-        if self._heading is None:
-            return
-        level, first_part = self._heading
-        self._heading = None
-        words = "".join(self._parts[first_part:]).split()
-        del self._parts[first_part:]
-        if words:
-            self._parts.append(f"{'#' * level} {' '.join(words)}")
+    def _end_run(self) -> None:
+        # One regular expression call per paragraph, not per text node: half the time of a page.
+        run = _HTML_WHITESPACE.sub(" ", "".join(self._run)).strip(" ")
+        self._run.clear()
+        if run:
+            self._parts.append(run)
 
 
 def _pdf_text(content: bytes) -> tuple[str, str | None]:

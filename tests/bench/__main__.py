@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from service.connections import open_pool
 from service.settings import Settings
 
-from . import datalayer, http_level, micro_generated, scale
+from . import datalayer, http_level, micro_generated, retrieval, scale
 from .database import bench_database, server_version
 from .dataset import Dataset, load
 from .stats import machine, versions
@@ -31,6 +31,9 @@ class Profile:
     scale_sizes: tuple[int, ...]
     scale_seconds: float
     micro_calls_rounds: tuple[int, int]
+    retrieval_sizes: tuple[int, ...]
+    retrieval_seconds: float
+    retrieval_section: str  # "" for the whole python3-doc corpus
 
 
 FULL = Profile(
@@ -40,6 +43,9 @@ FULL = Profile(
     scale_sizes=(10**4, 10**5, 10**6),
     scale_seconds=4.0,
     micro_calls_rounds=(2000, 15),
+    retrieval_sizes=(10**4, 10**5),
+    retrieval_seconds=4.0,
+    retrieval_section="",
 )
 QUICK = Profile(
     layers=datalayer.Plan(rounds=1, seconds=0.7, warmup=0.2, counted_calls=10),
@@ -48,13 +54,18 @@ QUICK = Profile(
     scale_sizes=(10**3, 10**4),
     scale_seconds=0.5,
     micro_calls_rounds=(100, 3),
+    retrieval_sizes=(10**3, 10**4),
+    retrieval_seconds=0.5,
+    retrieval_section="tutorial",
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--quick", action="store_true", help="every level, briefly (smoke test)")
-    parser.add_argument("--levels", default="1,2,3", help="comma-separated: 1 (with 4), 2, 3")
+    parser.add_argument(
+        "--levels", default="1,2,3,5", help="comma-separated: 1 (with 4), 2, 3, 5 (retrieval)"
+    )
     args = parser.parse_args(argv)
     levels = set(args.levels.split(","))
     profile = QUICK if args.quick else FULL
@@ -108,6 +119,20 @@ def main(argv: list[str] | None = None) -> int:
                         profile.scale_sizes,
                         profile.scale_seconds,
                         warmup=profile.scale_seconds / 4,
+                    )
+                ),
+                flush=True,
+            )
+        if "5" in levels:
+            print("## Level 5: retrieval (ingestion, quality, search latency)\n")
+            print(
+                asyncio.run(
+                    retrieval.run(
+                        database.url,
+                        profile.retrieval_sizes,
+                        profile.retrieval_seconds,
+                        profile.retrieval_seconds / 4,
+                        section=profile.retrieval_section,
                     )
                 ),
                 flush=True,
