@@ -1,10 +1,15 @@
 """The RAG answerer: retrieve the caller's readable chunks from Qdrant, then answer from them:
 extractively offline, or with an OpenAI-compatible chat model when one is configured.
+
+Either way an answer cites only the passages its text marks, numbered [1], [2], ... in order
+of first mention, and its confidence comes from what those passages show (see
+``extractive.confidence``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,20 +20,27 @@ from ..answers import Answer, Question, RetrievalUnavailable, estimate_tokens
 from ..errors import DATABASE_UNAVAILABLE
 from ..schemas import Citation, Usage
 from ..settings import Settings
-from .extractive import NOT_FOUND, Passage, build_extractive_answer
+from .extractive import NOT_FOUND, Passage, build_extractive_answer, confidence
 from .providers import ChatCompletions, Completion, Embeddings, ProviderError
 from .sparse import Lexical
 from .vectors import Hit, VectorStore
 
-__all__ = ["RagAnswerer"]
+__all__ = ["RagAnswerer", "cite_marked"]
 
 log = logging.getLogger("service.rag")
 
 SYSTEM_PROMPT = (
-    "You answer questions using only the numbered passages provided. Cite the passages you "
-    "use as [1], [2], ... after the sentences that use them. If the passages do not contain "
-    f'the answer, reply exactly: "{NOT_FOUND}"'
+    "You answer questions using only the numbered passages provided. Cite each passage you "
+    "use by its number in square brackets, such as [1] or [1, 2], after the sentences that "
+    "use it; cite no passage you did not use. If the passages do not contain the answer, "
+    f'reply exactly: "{NOT_FOUND}"'
 )
+
+# A citation marker: passage numbers and ranges in brackets, "[1]", "[1, 3]", "[2-4]" ("[1][2]"
+# is two markers), with the horizontal space before it, which goes if the marker does. A number
+# has at most nine digits (int() refuses huge ones): a longer one in brackets is plain text.
+_NUMBERS = r"\d{1,9}(?:\s*[-\u2013]\s*\d{1,9})?"
+_MARKER = re.compile(rf"([^\S\n]*)\[(\s*{_NUMBERS}(?:\s*,\s*{_NUMBERS})*\s*)\]")
 
 
 # The session is gone or the database is down: answer without the conversation so far.
@@ -53,7 +65,8 @@ class RagAnswerer:
         self.dense = dense
         self.llm = llm
         # Fused (RRF) scores are ranks, not similarities: the threshold is for BM25 scores.
-        self.min_score = settings.retrieval_min_score if dense is None else 0.0
+        self.fused = dense is not None
+        self.min_score = 0.0 if self.fused else settings.retrieval_min_score
 
     async def retrieve(self, question: Question) -> list[Passage]:
         """The best passages the caller may read, with their chunk ids when the database answers."""
@@ -103,7 +116,11 @@ class RagAnswerer:
         passages = await self.retrieve(question)
         if self.llm is None:
             answer = build_extractive_answer(
-                question.text, passages, min_score=self.min_score, lexical=self.lexical
+                question.text,
+                passages,
+                min_score=self.min_score,
+                lexical=self.lexical,
+                fused=self.fused,
             )
             words = answer.text.split(" ")
             for index, word in enumerate(words):
@@ -116,6 +133,12 @@ class RagAnswerer:
     async def _generate(
         self, question: Question, passages: list[Passage]
     ) -> AsyncIterator[str | Answer]:
+        """The model's text as it streams, then the Answer, whose text is authoritative.
+
+        The streamed pieces carry the model's own passage numbers; the Answer's text has its
+        markers rewritten by ``cite_marked`` to agree with its sources, and it is what is
+        stored and sent in the final "done" event.
+        """
         assert self.llm is not None
         relevant = [passage for passage in passages if passage.score >= self.min_score]
         if not relevant:  # nothing to answer from: say so, without asking the model to guess
@@ -142,20 +165,24 @@ class RagAnswerer:
             else:
                 pieces.append(item)
                 yield item
-        text = "".join(pieces)
-        if not text.strip():
+        reply = "".join(pieces)
+        text, cited = cite_marked(reply, relevant)
+        if not text.strip():  # nothing, or only markers naming no passage
             raise ProviderError("the chat completions endpoint returned an empty answer")
         prompt_estimate = estimate_tokens("".join(str(m["content"]) for m in messages))
         reported = completion.prompt_tokens is not None and completion.completion_tokens is not None
         prompt_tokens = completion.prompt_tokens or prompt_estimate
-        completion_tokens = completion.completion_tokens or estimate_tokens(text)
-        top = max((passage.score for passage in relevant), default=0.0)
+        completion_tokens = completion.completion_tokens or estimate_tokens(reply)
+        evidence = [(passage.score, self.lexical.terms(passage.text)) for passage in cited]
         yield Answer(
             text=text,
-            sources=[_citation(rank, passage) for rank, passage in enumerate(relevant, start=1)],
-            confidence=0.0
-            if not relevant or text.strip() == NOT_FOUND
-            else round(top / (top + 1.0), 3),
+            sources=[_citation(rank, passage) for rank, passage in enumerate(cited, start=1)],
+            confidence=confidence(
+                self.lexical.terms(question.text),
+                evidence,
+                min_score=self.min_score,
+                fused=self.fused,
+            ),
             usage=Usage(
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
@@ -187,6 +214,33 @@ class RagAnswerer:
             budget -= cost
             chosen.append({"role": message.role, "content": message.content})
         return chosen[::-1]
+
+
+def cite_marked(text: str, passages: list[Passage]) -> tuple[str, list[Passage]]:
+    """The text with its citation markers renumbered, and the passages they name, in order.
+
+    A marker is a bracketed list of passage numbers and ranges: "[1]", "[1, 3]", "[2-4]" (an
+    en dash too); "[1][2]" is two markers. The passages named are numbered 1, 2, ... in order
+    of first mention, and each marker is rewritten with the new numbers, ranges spelled out
+    ("[2-3]" may become "[1, 2]"). Numbers naming no passage are dropped; a marker left empty
+    goes, with the space before it. A text without markers cites nothing.
+    """
+    numbers: dict[int, int] = {}  # position in passages -> new number
+
+    def rewrite(marker: re.Match[str]) -> str:
+        renumbered: list[int] = []
+        for part in marker.group(2).replace("\u2013", "-").split(","):
+            first, _, last = part.partition("-")
+            low, high = int(first), int(last or first)
+            for number in range(max(low, 1), min(high, len(passages)) + 1):
+                new = numbers.setdefault(number - 1, len(numbers) + 1)
+                if new not in renumbered:
+                    renumbered.append(new)
+        if not renumbered:
+            return ""
+        return f"{marker.group(1)}[{', '.join(map(str, renumbered))}]"
+
+    return _MARKER.sub(rewrite, text), [passages[index] for index in numbers]
 
 
 def _citation(rank: int, passage: Passage) -> Citation:

@@ -18,7 +18,7 @@ from service.schemas import Citation, Usage
 
 from .sparse import Lexical
 
-__all__ = ["NOT_FOUND", "Passage", "build_extractive_answer", "split_sentences"]
+__all__ = ["NOT_FOUND", "Passage", "build_extractive_answer", "confidence", "split_sentences"]
 
 NOT_FOUND = "I could not find this in the documents."
 SNIPPET_CHARS = 300  # a citation's snippet, ellipses included
@@ -62,6 +62,7 @@ def build_extractive_answer(
     *,
     min_score: float,
     lexical: Lexical,
+    fused: bool = False,
     max_sentences: int = 3,
 ) -> Answer:
     """An answer made of up to ``max_sentences`` passage sentences, cited, or NOT_FOUND.
@@ -73,10 +74,9 @@ def build_extractive_answer(
     passage stands in (retrieval judged it relevant). The chosen sentences are read in
     passage order, then in their order within a passage; sources are numbered in that order.
 
-    confidence = strength * (0.5 + 0.5 * coverage), rounded to three places, where
-    strength = top / (top + scale) saturates with the best cited passage's score
-    (scale = min_score when positive, else 1.0, so a passage at the threshold gives 0.5),
-    and coverage is the fraction of the question's terms that the cited sentences contain.
+    ``fused`` says the scores are reciprocal-rank-fusion ranks (hybrid retrieval), not BM25
+    scores. The confidence is ``confidence()`` over the cited sentences (the answer's text),
+    each with its passage's score.
     """
     if max_sentences < 1:
         raise ValueError("max_sentences must be at least 1")
@@ -94,22 +94,53 @@ def build_extractive_answer(
 
     ranks: dict[int, int] = {}  # passage position -> citation rank
     parts = []
-    covered: set[int] = set()
     for sentence in chosen:
         rank = ranks.setdefault(sentence.passage, len(ranks) + 1)
         parts.append(f"{_shorten(sentence.text, SENTENCE_CHARS)} [{rank}]")
-        covered |= sentence.terms & question_terms
     sources = [
         _citation(rank, kept[index], next(s.text for s in chosen if s.passage == index))
         for index, rank in ranks.items()
     ]
+    evidence = [
+        (
+            kept[index].score,
+            frozenset[int]().union(*(s.terms for s in chosen if s.passage == index)),
+        )
+        for index in ranks
+    ]
+    result = confidence(question_terms, evidence, min_score=min_score, fused=fused)
+    return _answer(" ".join(parts), sources, result, prompt_tokens)
 
-    coverage = len(covered) / len(question_terms) if question_terms else 0.0
-    top = max(0.0, max(kept[index].score for index in ranks))
+
+def confidence(
+    question_terms: frozenset[int],
+    cited: list[tuple[float, frozenset[int]]],
+    *,
+    min_score: float,
+    fused: bool,
+) -> float:
+    """How well the cited text supports an answer: 0.0 (no evidence) to 1.0.
+
+    ``cited`` holds one (score, terms of its cited text) pair per cited passage.
+
+    confidence = coverage * strength, rounded to three places, where coverage is the
+    fraction of the question's terms that the cited text contains, and strength is
+    top / (top + scale): top is the best score among the cited passages that contain a
+    question term, scale is min_score when positive, else 1.0 (a passage at the threshold
+    gives 0.5). When ``fused`` the scores are ranks, which say nothing of how well a passage
+    matches, so strength is 1.0 and coverage alone speaks. Nothing cited, or no question
+    term covered (a question of stopwords included), gives 0.0. A passage that contains no
+    question term changes neither factor: citing it never raises the confidence.
+    """
+    covered = frozenset[int]().union(*(terms & question_terms for _, terms in cited))
+    if not covered:
+        return 0.0
+    coverage = len(covered) / len(question_terms)
+    if fused:
+        return round(coverage, 3)
+    top = max(max(0.0, score) for score, terms in cited if terms & question_terms)
     scale = min_score if min_score > 0 else 1.0
-    strength = top / (top + scale)
-    confidence = round(strength * (0.5 + 0.5 * coverage), 3)
-    return _answer(" ".join(parts), sources, confidence, prompt_tokens)
+    return round(coverage * top / (top + scale), 3)
 
 
 def split_sentences(text: str) -> list[str]:

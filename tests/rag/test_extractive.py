@@ -184,8 +184,7 @@ def test_without_shared_words_the_best_passage_leads() -> None:
     )
     assert answer.text == "The weather in Berlin is mild. [1]"
     assert [source.document_id for source in answer.sources] == [uuid.UUID(int=1)]
-    assert answer.confidence is not None
-    assert 0.0 < answer.confidence <= 0.5  # nothing of the question was found
+    assert answer.confidence == 0.0  # nothing of the question was found: no evidence
 
 
 # --- confidence, usage, determinism -------------------------------------------------------
@@ -207,16 +206,59 @@ def test_confidence_is_higher_for_a_strong_match_than_a_weak_one() -> None:
 
 
 def test_confidence_follows_the_documented_formula() -> None:
-    # Top score 3.0 over scale 1.0 -> strength 0.75; all question terms covered.
+    # coverage * strength: all question terms covered, strength 3.0 / (3.0 + 1.0) = 0.75.
     answer = build_extractive_answer(
         QUESTION, [passage(REFUNDS, 3.0, 1)], lexical=LEXICAL, min_score=1.0
     )
     assert answer.confidence == 0.75
-    # Two of four terms covered ("annual", "plan"; not "bonus", "voucher") -> 0.75 * 0.75.
+    # Two of four terms covered ("annual", "plan"; not "bonus", "voucher") -> 0.5 * 0.75.
     answer = build_extractive_answer(
         "annual plans bonus voucher", [passage(REFUNDS, 3.0, 1)], lexical=LEXICAL, min_score=1.0
     )
-    assert answer.confidence == pytest.approx(0.5625, abs=0.001)
+    assert answer.confidence == 0.375
+    # Without a threshold the scale is 1.0: 1.0 / (1.0 + 1.0) = 0.5.
+    answer = build_extractive_answer(
+        QUESTION, [passage(REFUNDS, 1.0, 1)], lexical=LEXICAL, min_score=0.0
+    )
+    assert answer.confidence == 0.5
+
+
+def test_in_hybrid_mode_confidence_is_the_coverage_whatever_the_fused_score() -> None:
+    # Fused scores are ranks (about 1/60 for a first place): their size is no evidence.
+    for score in (0.016, 0.5, 30.0):
+        answer = build_extractive_answer(
+            QUESTION, [passage(REFUNDS, score, 1)], lexical=LEXICAL, min_score=0.0, fused=True
+        )
+        assert answer.confidence == 1.0
+    answer = build_extractive_answer(
+        "annual plans bonus voucher",
+        [passage(REFUNDS, 0.016, 1)],
+        lexical=LEXICAL,
+        min_score=0.0,
+        fused=True,
+    )
+    assert answer.confidence == 0.5
+
+
+def test_in_hybrid_mode_a_passage_sharing_no_question_term_gives_no_confidence() -> None:
+    # Dense retrieval ranks something first whatever the question: that is no evidence.
+    answer = build_extractive_answer(
+        "Is it pleasant outside?",
+        [passage(WEATHER, 0.033, 1)],
+        lexical=LEXICAL,
+        min_score=0.0,
+        fused=True,
+    )
+    assert answer.text == "The weather in Berlin is mild. [1]"
+    assert answer.confidence == 0.0
+
+
+def test_a_question_of_stopwords_only_gives_no_confidence() -> None:
+    answer = build_extractive_answer(
+        "What is it?", [passage(REFUNDS, 3.0, 1)], lexical=LEXICAL, min_score=1.0
+    )
+    assert len(answer.sources) == 1  # the best passage still stands in
+    assert answer.confidence == 0.0
 
 
 def test_confidence_stays_within_zero_and_one_for_huge_scores() -> None:

@@ -1,7 +1,8 @@
 """OpenAI-compatible providers: dense embeddings (hybrid retrieval) and a streamed chat model.
 
 The provider is a real HTTP server on loopback (tests/rag/fake_openai.py) that records what
-it was sent, so these tests check both what the service answers and what it asked.
+it was sent, so these tests check both what the service answers and what it asked. Its reply
+is set per test (``fake_openai.reply``) to check which passages an answer cites.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.testclient import TestClient
 from service.answers import estimate_tokens
 from service.app import State, create_app
 from service.rag.answerer import SYSTEM_PROMPT
+from service.rag.extractive import NOT_FOUND
 from service.rag.sparse import SparseVector
 from tests.rag.conftest import (
     Headers,
@@ -301,3 +303,144 @@ def test_provider_failure_gives_502_answer_failed_and_a_failed_assistant_message
     statuses = [m["status"] for m in session_messages(provider_client, headers, session_id)]
     assert statuses == ["complete", "failed", "complete", "failed"]
     assert uuid.UUID(events[0][1]["assistant_message_id"])
+
+
+# --- citations are the passages the answer marks; confidence is their evidence ------------
+
+KELP = "Otters wrap themselves in kelp so that the current does not carry them off."
+QUESTION = "Why do otters hold hands?"
+
+
+@pytest.fixture
+def chat_only_client(
+    database_url: str, vector_engine: dict[str, Any], fake_openai: FakeOpenAI
+) -> Iterator[TestClient]:
+    """The app answering with the fake provider's chat model over BM25 retrieval alone."""
+    settings = rag_settings(
+        database_url,
+        vector_engine,
+        llm_base_url=fake_openai.url,
+        llm_model="fake-chat",
+        retrieval_min_score=0.1,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def numbered_passages(fake_openai: FakeOpenAI, *texts: str) -> list[str]:
+    """The given passage texts in the order the last chat request numbered them: [1], [2]..."""
+    prompt = fake_openai.chat_requests()[-1]["messages"][-1]["content"]
+    assert all(text in prompt for text in texts)
+    return sorted(texts, key=prompt.index)
+
+
+def test_an_answer_marking_only_its_second_passage_cites_that_one_as_1(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    ids = {text: ingest(provider_client, headers, text)["id"] for text in (OTTERS, KELP)}
+    fake_openai.reply = "They do not want to drift apart [2]."
+
+    answer = chat(provider_client, headers, QUESTION)
+
+    _, second = numbered_passages(fake_openai, OTTERS, KELP)  # hybrid: both are passed on
+    assert answer["answer"] == "They do not want to drift apart [1]."
+    assert [(s["rank"], s["document_id"]) for s in answer["sources"]] == [(1, ids[second])]
+    [stored] = [
+        m
+        for m in session_messages(provider_client, headers, answer["session_id"])
+        if m["role"] == "assistant"
+    ]
+    assert stored["content"] == "They do not want to drift apart [1]."
+    assert [source["document_id"] for source in stored["sources"]] == [ids[second]]
+
+
+def test_streamed_pieces_carry_the_models_numbers_and_done_the_rewritten_answer(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    ids = {text: ingest(provider_client, headers, text)["id"] for text in (OTTERS, KELP)}
+    fake_openai.reply = "They wrap in kelp [2] and hold hands [1]."
+
+    response = provider_client.post(
+        "/chat", json={"message": QUESTION, "stream": True}, headers=headers
+    )
+
+    first, second = numbered_passages(fake_openai, OTTERS, KELP)
+    events = sse_events(response.text)
+    assert "".join(data["text"] for name, data in events if name == "delta") == (
+        "They wrap in kelp [2] and hold hands [1]."
+    )
+    done = events[-1][1]
+    assert done["answer"] == "They wrap in kelp [1] and hold hands [2]."
+    assert [(s["rank"], s["document_id"]) for s in done["sources"]] == [
+        (1, ids[second]),
+        (2, ids[first]),
+    ]
+
+
+def test_markers_naming_no_passage_are_dropped_from_the_answer(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    document = ingest(provider_client, headers, OTTERS)
+    fake_openai.reply = "Otters hold hands [1][4] so they stay together [7]."
+
+    answer = chat(provider_client, headers, QUESTION)
+
+    assert answer["answer"] == "Otters hold hands [1] so they stay together."
+    assert [(s["rank"], s["document_id"]) for s in answer["sources"]] == [(1, document["id"])]
+
+
+def test_an_answer_without_markers_cites_nothing_and_has_no_confidence(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(provider_client)
+    ingest(provider_client, headers, OTTERS)
+    for reply in ("Otters hold hands while they sleep.", NOT_FOUND):
+        fake_openai.reply = reply
+
+        answer = chat(provider_client, headers, QUESTION)
+
+        assert answer["answer"] == reply
+        assert answer["sources"] == []
+        assert answer["confidence"] == 0.0
+
+
+def test_in_hybrid_mode_a_cited_passage_sharing_no_question_term_gives_no_confidence(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    alice, bob = sign_up(provider_client), sign_up(provider_client)
+    ingest(provider_client, alice, OTTERS)
+    ingest(provider_client, bob, "Bob keeps notes about repairing bicycle chains.")
+
+    # The model marks [1] both times: Bob's only passage is about bicycles.
+    unrelated = chat(provider_client, bob, QUESTION)
+    answering = chat(provider_client, alice, QUESTION)
+
+    assert len(unrelated["sources"]) == len(answering["sources"]) == 1
+    assert unrelated["confidence"] == 0.0
+    assert answering["confidence"] == 1.0  # every question term is in the cited passage
+
+
+def test_with_bm25_scores_confidence_is_coverage_times_the_best_passages_strength(
+    chat_only_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    headers = sign_up(chat_only_client)
+    otters = ingest(chat_only_client, headers, OTTERS)
+    ingest(chat_only_client, headers, KELP)
+
+    # The reply marks [1]: OTTERS, the best match, has every question term (coverage 1).
+    full = chat(chat_only_client, headers, QUESTION)
+    [source] = full["sources"]
+    assert source["document_id"] == otters["id"]
+    score = source["score"]  # BM25; strength is score / (score + the 0.1 threshold)
+    assert full["confidence"] == round(score / (score + 0.1), 3)
+
+    # "otter" and "hold" but not "umbrella": coverage 2/3.
+    partial = chat(chat_only_client, headers, "Why do otters hold umbrellas?")
+    [source] = partial["sources"]
+    assert source["document_id"] == otters["id"]
+    score = source["score"]
+    assert partial["confidence"] == round(2 / 3 * score / (score + 0.1), 3)
+    assert 0.0 < partial["confidence"] < full["confidence"] < 1.0
