@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers=(1, 2),
                 seconds=profile.http_seconds,
                 warmup=profile.http_warmup,
+                big_chunks=profile.retrieval_sizes[-1],
             )
             print(http_level.report(outcomes), flush=True)
         if "3" in levels:

@@ -141,7 +141,7 @@ async def _chunk_texts(url: str) -> list[str]:
     return [p.read_text() for p in sorted((ROOT / "docs").glob("*.md"))]
 
 
-def _points(lexical: Lexical, texts: list[str], count: int, seed: int) -> list[ChunkPoint]:
+def synthetic_points(lexical: Lexical, texts: list[str], count: int, seed: int) -> list[ChunkPoint]:
     """``count`` points over the texts: half shared, half spread over OWNERS users."""
     rng = random.Random(seed)
     vectors = {text: lexical.document(text) for text in texts}
@@ -178,7 +178,7 @@ async def _latency(
         return operation
 
     baseline = ServerVectorStore(open_client(":memory:", None), "bench", layout=layout)
-    await baseline.upsert(_points(lexical, texts, sizes[0], seed=1))
+    await baseline.upsert(synthetic_points(lexical, texts, sizes[0], seed=1))
     await measure(search(baseline), concurrency=1, seconds=warmup)
     local_mode = await measure(search(baseline), concurrency=1, seconds=seconds)
     await baseline.close()
@@ -190,7 +190,7 @@ async def _latency(
     loaded = 0
     try:
         for seed, size in enumerate(sizes, start=2):
-            points = _points(lexical, texts, size - loaded, seed=seed)
+            points = synthetic_points(lexical, texts, size - loaded, seed=seed)
             began = time.perf_counter()
             await edge.upsert(points)
             upserts.append(
