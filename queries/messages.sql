@@ -70,6 +70,7 @@ ORDER BY seq;
 
 -- name: CompleteAssistantMessage :one
 -- Completes a pending assistant message with the generated answer and stores its citations, in one statement: sources holds the citations (rank, document_id, chunk_id, point_id, score, document_title, document_url, snippet), and each becomes a message_citations row.
+-- A citation whose document or chunk is gone by now (deleted meanwhile, or a stray vector point) keeps its other fields with a NULL link, as a later deletion would leave it.
 WITH completed AS (
     UPDATE chat_messages
     SET status = 'complete',
@@ -87,14 +88,16 @@ WITH completed AS (
         message_id, user_id, rank, document_id, chunk_id, point_id, score,
         document_title, document_url, snippet
     )
-    SELECT completed.id, completed.user_id, citation.rank, citation.document_id,
-           citation.chunk_id, citation.point_id, citation.score, citation.document_title,
+    SELECT completed.id, completed.user_id, citation.rank, document.id, chunk.id,
+           citation.point_id, citation.score, citation.document_title,
            citation.document_url, citation.snippet
-    FROM completed,
-         jsonb_to_recordset(completed.sources) AS citation (
-             rank smallint, document_id uuid, chunk_id uuid, point_id uuid,
-             score double precision, document_title text, document_url text, snippet text
-         )
+    FROM completed
+    CROSS JOIN jsonb_to_recordset(completed.sources) AS citation (
+        rank smallint, document_id uuid, chunk_id uuid, point_id uuid,
+        score double precision, document_title text, document_url text, snippet text
+    )
+    LEFT JOIN documents AS document ON document.id = citation.document_id
+    LEFT JOIN document_chunks AS chunk ON chunk.id = citation.chunk_id
 )
 SELECT * FROM completed;
 

@@ -81,10 +81,14 @@ class RagAnswerer:
         except Exception as error:
             raise RetrievalUnavailable(f"{type(error).__name__}: {error}") from error
         chunk_ids = await self._chunk_ids(question.user_id, hits)
+        if chunk_ids is not None:
+            # A point without a chunk row is stale (its document was deleted, or is still
+            # being ingested): nothing to cite.
+            hits = [hit for hit in hits if hit.point_id in chunk_ids]
         return [
             Passage(
                 document_id=uuid.UUID(hit.payload["document_id"]),
-                chunk_id=chunk_ids.get(hit.point_id),
+                chunk_id=None if chunk_ids is None else chunk_ids[hit.point_id],
                 point_id=hit.point_id,
                 score=hit.score,
                 text=str(hit.payload.get("text", "")),
@@ -97,8 +101,12 @@ class RagAnswerer:
 
     async def _chunk_ids(
         self, user_id: uuid.UUID | None, hits: list[Hit]
-    ) -> dict[uuid.UUID, uuid.UUID]:
-        if user_id is None or not hits:
+    ) -> dict[uuid.UUID, uuid.UUID] | None:
+        """point id -> chunk id of the hits the user may read; None when not known (no user,
+        or the database is unavailable)."""
+        if user_id is None:
+            return None
+        if not hits:
             return {}
         try:
             rows = await store.exec_statement(
@@ -109,7 +117,7 @@ class RagAnswerer:
                 attempts=1,
             )
         except DATABASE_UNAVAILABLE:
-            return {}  # cite by point id alone; the answer matters more
+            return None  # cite by point id alone; the answer matters more
         return {row.point_id: row.id for row in rows}
 
     async def stream(self, question: Question) -> AsyncIterator[str | Answer]:

@@ -26,6 +26,7 @@ from tests.rag.conftest import (
     chunk_rows,
     in_app,
     post_text,
+    qdrant_point_ids,
     rag_settings,
     session_messages,
     sse_events,
@@ -295,3 +296,25 @@ def test_unreachable_qdrant_gives_503_retrieval_unavailable_while_history_works(
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "ok"
         assert ready.json()["checks"]["qdrant"] != "ok"
+
+
+def test_a_stray_point_whose_document_is_gone_is_never_cited_and_never_fails_a_turn(
+    client: TestClient, postgresql: psycopg.Connection[Any]
+) -> None:
+    alice = sign_up(client)
+    gone_id = ingested(client, alice, ZEBRA)
+    kept_id = ingested(client, alice, "Zebras in the valley graze at dawn near the river.")
+    # The rows go but the points stay, as when deleting them from the engine failed.
+    postgresql.execute("DELETE FROM documents WHERE id = %s", (gone_id,))
+    postgresql.commit()
+    assert qdrant_point_ids(client, gone_id)
+
+    answer = chat(client, alice, ZEBRA)
+
+    assert {source["document_id"] for source in answer["sources"]} <= {kept_id}
+    rows = postgresql.execute(
+        "SELECT document_id FROM message_citations WHERE message_id = %s",
+        (answer["assistant_message_id"],),
+    ).fetchall()
+    postgresql.commit()
+    assert {str(row[0]) for row in rows} <= {kept_id}

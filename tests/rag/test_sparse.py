@@ -73,5 +73,5 @@ def test_the_model_name_spells_out_the_configuration() -> None:
 
 
 def test_an_unknown_language_is_refused() -> None:
-    with pytest.raises(ValueError, match="(?i)language"):
+    with pytest.raises(ValueError, match=r"(?i)language"):
         Lexical(language="klingon")
