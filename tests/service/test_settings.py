@@ -42,6 +42,8 @@ def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
         ({"DB_CONNECT_TIMEOUT": "-1"}, "DB_CONNECT_TIMEOUT"),
         ({"DB_POOL_MIN_SIZE": "20", "DB_POOL_MAX_SIZE": "10"}, "DB_POOL_MIN_SIZE"),
         ({"DEFAULT_PAGE_SIZE": "500"}, "DEFAULT_PAGE_SIZE"),
+        ({"BM25_LANGUAGE": "klingon"}, "BM25_LANGUAGE"),
+        ({"BM25_AVG_LEN": "0"}, "BM25_AVG_LEN"),
     ],
 )
 def test_a_bad_value_names_its_variable(environ: dict[str, str], named: str) -> None:
