@@ -1,12 +1,17 @@
 """Chunking: clean text to overlapping chunks that follow its headings, paragraphs and sentences.
 
 Offsets are into the text given, always: ``chunk.text == text[chunk.char_start:chunk.char_end]``.
-A Markdown heading (a line of 1-6 '#' then a space, outside fenced code) starts a section, and
-no chunk spans two sections. Within a section whole paragraphs are packed up to the target;
-an oversized paragraph is cut at sentence ends, an oversized sentence between words, and only
-a word longer than the target is cut inside itself. No chunk is longer than the target.
-Consecutive chunks of a section overlap by up to ``overlap_chars``, the overlap starting at a
-sentence if one fits, else at a word.
+A Markdown heading (a line of 1-6 '#' then a space, outside fenced code) starts a section.
+Sections are chunked apart, except short ones: a section is packed together with the next one
+while their text is under ``SHORT_CHARS`` (a lone heading, or a heading and a line, never makes
+a chunk of its own), and short sections at the end join the section before them. Within that,
+whole paragraphs are packed up to the target; an oversized paragraph is cut at sentence ends,
+an oversized sentence between words, and only a word longer than the target is cut inside
+itself. No chunk is longer than the target. Consecutive chunks overlap by up to
+``overlap_chars``, the overlap starting at a sentence if one fits, else at a word, and never
+reaching back into the first heading of the sections packed together. A chunk's heading is the
+first heading it holds, else the nearest heading above it. A whole text under ``SHORT_CHARS``
+is one chunk.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from collections.abc import Iterator
 
 import msgspec
 
-__all__ = ["TextChunk", "chunk_text", "first_heading"]
+__all__ = ["MIN_TARGET_CHARS", "SHORT_CHARS", "TextChunk", "chunk_text", "first_heading"]
 
 MIN_TARGET_CHARS = 100
+SHORT_CHARS = 200  # a chunk shorter than this says too little to be retrieved on its own
 
 Span = tuple[int, int]  # [start, end) offsets into the text
 
@@ -37,13 +43,13 @@ class TextChunk(msgspec.Struct, frozen=True):
     text: str
     char_start: int
     char_end: int
-    heading: str | None  # the nearest heading above the chunk, without its '#'s
+    heading: str | None  # the first heading in the chunk, else the nearest above; without '#'s
 
 
 class _Section(msgspec.Struct, frozen=True):
     heading: str | None  # None for the text before the first heading (or an empty heading)
     start: int  # the heading line's start
-    body_start: int  # the heading line's end: overlaps never reach back into the heading
+    body_start: int  # the heading line's end
     end: int
 
 
@@ -57,9 +63,10 @@ def chunk_text(text: str, *, target_chars: int = 1200, overlap_chars: int = 200)
             f"({target_chars // 2}), not {overlap_chars}"
         )
     chunks: list[TextChunk] = []
-    for section in _sections(text):
-        for start, end in _section_spans(text, section, target_chars, overlap_chars):
-            chunks.append(TextChunk(len(chunks), text[start:end], start, end, section.heading))
+    for group in _section_groups(text):
+        for start, end in _group_spans(text, group, target_chars, overlap_chars):
+            heading = _heading(group, start, end)
+            chunks.append(TextChunk(len(chunks), text[start:end], start, end, heading))
     return chunks
 
 
@@ -90,20 +97,51 @@ def _sections(text: str) -> Iterator[_Section]:
     yield _Section(heading, start, body_start, len(text))
 
 
-def _section_spans(text: str, section: _Section, target: int, overlap: int) -> Iterator[Span]:
-    """Greedily pack the section's pieces into spans of at most ``target`` characters."""
+def _section_groups(text: str) -> list[list[_Section]]:
+    """The sections in runs packed together: each run but the last reaches SHORT_CHARS."""
+    groups: list[list[_Section]] = []
+    group: list[_Section] = []
+    for section in _sections(text):
+        group.append(section)
+        if _length(text, group[0].start, section.end) >= SHORT_CHARS:
+            groups.append(group)
+            group = []
+    if group and groups:
+        groups[-1].extend(group)  # short sections at the end: with the ones before
+    elif group:
+        groups.append(group)
+    return groups
+
+
+def _length(text: str, start: int, end: int) -> int:
+    trimmed = _trimmed(text, start, end)
+    return 0 if trimmed is None else trimmed[1] - trimmed[0]
+
+
+def _heading(group: list[_Section], start: int, end: int) -> str | None:
+    """The first heading whose line starts in the span, else the heading of the section the
+    span starts in: the nearest above it."""
+    held = (section.heading for section in group if start <= section.start < end)
+    enclosing = next(section.heading for section in reversed(group) if section.start <= start)
+    return next((heading for heading in held if heading), enclosing)
+
+
+def _group_spans(text: str, group: list[_Section], target: int, overlap: int) -> Iterator[Span]:
+    """Greedily pack the sections' pieces into spans of at most ``target`` characters."""
     pieces = [
         piece
+        for section in group
         for start, end in ((section.start, section.body_start), (section.body_start, section.end))
         for paragraph in _paragraphs(text, start, end)
         for piece in _fitting_pieces(text, paragraph, target)
     ]
+    floor = group[0].body_start
     previous: Span | None = None
     index = 0
     while index < len(pieces):
         start, end = pieces[index]
         if previous is not None:
-            overlap_start = _overlap_start(text, previous, end, section.body_start, target, overlap)
+            overlap_start = _overlap_start(text, previous, end, floor, target, overlap)
             start = start if overlap_start is None else overlap_start
         index += 1
         while index < len(pieces) and pieces[index][1] - start <= target:

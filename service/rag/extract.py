@@ -3,6 +3,8 @@
 The format comes from the content type, else the file name's extension, else the bytes
 themselves; anything else is an UnsupportedDocument. Every format's text is then cleaned the
 same way (``clean_text``): chunk offsets point into that text, and PostgreSQL accepts it.
+An HTML page gives the text of its main content, without its navigation and other chrome
+(see boilerplate); a PDF gives where each page starts in the text (see page_of).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from bisect import bisect_right
 from pathlib import PurePath
 from typing import Final, Literal
 
@@ -20,7 +23,15 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from .boilerplate import main_content
 from .chunking import first_heading
 
-__all__ = ["DocumentFormat", "ExtractedText", "UnsupportedDocument", "clean_text", "extract_text"]
+__all__ = [
+    "DocumentFormat",
+    "ExtractedText",
+    "UnsupportedDocument",
+    "clean_text",
+    "detect_format",
+    "extract_text",
+    "page_of",
+]
 
 DocumentFormat = Literal["text", "markdown", "html", "pdf"]
 
@@ -31,8 +42,9 @@ class UnsupportedDocument(Exception):
 
 class ExtractedText(msgspec.Struct, frozen=True):
     text: str  # cleaned: see clean_text
-    title: str | None  # the HTML <title> or PDF title, else the first Markdown heading
+    title: str | None  # the HTML <title> (or <h1>) or PDF title, else the first Markdown heading
     format: DocumentFormat
+    page_starts: tuple[int, ...] = ()  # a PDF's: where each page starts in text, page 1 first
 
 
 _CONTENT_TYPES: Final[dict[str, DocumentFormat]] = {
@@ -82,15 +94,28 @@ def extract_text(
     media_type, charset = _parse_content_type(content_type)
     document_format = _detect_format(content, media_type, filename)
     title: str | None = None
+    page_starts: tuple[int, ...] = ()
     if document_format == "pdf":
-        raw_text, title = _pdf_text(content)
+        pages, title = _pdf_pages(content)
+        text, page_starts = _joined_pages([clean_text(page) for page in pages])
     elif document_format == "html":
-        raw_text, title = _html_text(_decode(content, charset or _meta_charset(content)))
+        html_text, title = _html_text(_decode(content, charset or _meta_charset(content)))
+        text = clean_text(html_text)
     else:
-        raw_text = _decode(content, charset)
-    text = clean_text(raw_text)
+        text = clean_text(_decode(content, charset))
     clean_title = " ".join(clean_text(title or "").split()) or first_heading(text)
-    return ExtractedText(text, clean_title, document_format)
+    return ExtractedText(text, clean_title, document_format, page_starts)
+
+
+def detect_format(content: bytes, content_type: str | None, filename: str | None) -> DocumentFormat:
+    """The format extract_text reads the document as; UnsupportedDocument when none."""
+    media_type, _ = _parse_content_type(content_type)
+    return _detect_format(content, media_type, filename)
+
+
+def page_of(page_starts: tuple[int, ...], offset: int) -> int | None:
+    """The page (from 1) holding the text at ``offset``; None for a document without pages."""
+    return bisect_right(page_starts, offset) or None
 
 
 def clean_text(text: str) -> str:
@@ -216,6 +241,8 @@ _BLOCK_TAGS: Final = frozenset({
 })
 # fmt: on
 _CELL_TAGS: Final = frozenset({"td", "th"})
+# What a data cell never holds: a cell holding any of it lays out a page, and is read as blocks.
+_LAYOUT_CELL_CONTENT: Final = "h1, h2, h3, h4, h5, h6, p ~ p, ul, ol, dl, pre, table"
 _HTML_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 # What stands between the page's and the site's name in a <title> (bars, dashes, dots...).
 _SITE_SEPARATORS: Final = frozenset("|-\u2013\u2014\u00b7\u2022:\u00bb")
@@ -244,7 +271,7 @@ class _HtmlText:
             elif tag in _SKIPPED_TAGS:
                 pass
             elif tag in _HEADING_LEVELS:
-                self._heading(_HEADING_LEVELS[tag], node)
+                self._heading(_HEADING_LEVELS[tag], node, depth)
             elif tag == "pre":
                 self._break("\n\n")
                 self._parts.append(node.text(deep=True))
@@ -257,20 +284,18 @@ class _HtmlText:
                 self._break("\n\n")
                 self.render(node, depth + 1)
                 self._break("\n\n")
+            elif tag in _CELL_TAGS and node.css_first(_LAYOUT_CELL_CONTENT) is None:
+                self._run.append(f" {_inline_text(node, depth)} ")  # a row stays one line
+            elif tag in _CELL_TAGS:
+                self._break("\n\n")
+                self.render(node, depth + 1)
+                self._break("\n\n")
             else:
-                if tag in _CELL_TAGS:
-                    self._run.append(" ")
                 self.render(node, depth + 1)
 
-    def _heading(self, level: int, element: LexborNode) -> None:
+    def _heading(self, level: int, element: LexborNode, depth: int) -> None:
         """One '#' line, so that the chunker sees the heading; without a trailing '¶' link."""
-        inner = _HtmlText()
-        inner.render(element)
-        words = inner.text().split()
-        if words and words[-1] == "¶":
-            words.pop()
-        if words:
-            heading = " ".join(words)
+        if heading := _inline_text(element, depth).removesuffix("\u00b6").rstrip():
             self._break("\n\n")
             self._parts.append(f"{'#' * level} {heading}")
             self._break("\n\n")
@@ -290,8 +315,15 @@ class _HtmlText:
             self._parts.append(run)
 
 
-def _pdf_text(content: bytes) -> tuple[str, str | None]:
-    """Every page's text, pages separated by a blank line, and the title from the metadata."""
+def _inline_text(element: LexborNode, depth: int) -> str:
+    """The element's text on one line."""
+    text = _HtmlText()
+    text.render(element, depth + 1)
+    return " ".join(text.text().split())
+
+
+def _pdf_pages(content: bytes) -> tuple[list[str], str | None]:
+    """Every page's text, and the title from the metadata."""
     reader = _open_pdf(content)
     try:
         pages = [page.extract_text() for page in reader.pages]
@@ -299,8 +331,24 @@ def _pdf_text(content: bytes) -> tuple[str, str | None]:
         title = metadata.title if metadata is not None else None
     except Exception as error:  # a broken file fails in pypdf with many exception types
         raise UnsupportedDocument(f"unreadable PDF: {_reason(error)}") from error
-    text = "\n\n".join(page for page in pages if page.strip())
-    return text, title if isinstance(title, str) else None
+    return pages, title if isinstance(title, str) else None
+
+
+def _joined_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
+    """The clean pages that hold text, a blank line between them, and where each page starts
+    (a blank page: where the page before it ends)."""
+    parts: list[str] = []
+    starts: list[int] = []
+    length = 0
+    for page in pages:
+        if page and parts:
+            parts.append("\n\n")
+            length += 2
+        starts.append(length)
+        if page:
+            parts.append(page)
+            length += len(page)
+    return "".join(parts), tuple(starts)
 
 
 def _open_pdf(content: bytes) -> pypdf.PdfReader:

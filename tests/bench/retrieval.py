@@ -31,6 +31,7 @@ from service.rag.qdrant_server import ServerVectorStore, open_client
 from service.rag.sparse import Lexical
 from service.rag.vectors import SHARED, ChunkPoint, Layout, VectorStore
 from service.settings import Settings
+from tools.chunkstats import navigation_lines
 
 from .database import empty
 from .stats import Operation, Row, Sample, measure, table
@@ -39,8 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON_DOCS = Path("/usr/share/doc/python3/html")
 QUESTIONS = ROOT / "eval" / "python3-doc.json"
 OWNERS = 1_000
-# Words of the page chrome that Sphinx and DocBook put around every page's content.
-NAVIGATION = ("Previous topic", "Next topic", "This Page", "Show Source", "Quick search")
 
 
 async def run(
@@ -100,7 +99,7 @@ async def _corpus(settings: Settings, section: str) -> str:
     first_rate = sum(r["chunk_count"] for r in tenth) / _seconds(tenth[-1]["updated_at"] - start)
     whole_rate = chunks / _seconds(rows[-1]["updated_at"] - start)
     short = sum(row["chars"] < 200 for row in sizes) / max(len(sizes), 1)
-    navigation = sum(any(n in row["content"] for n in NAVIGATION) for row in sizes)
+    navigation = sum(bool(navigation_lines(row["content"])) for row in sizes)
     # Recorded names are paths inside the ingested folder.
     named = [
         msgspec.structs.replace(q, document=q.document.removeprefix(section).lstrip("/"))

@@ -176,30 +176,41 @@ def chunk_rows(
 # --- documents to upload ------------------------------------------------------------------
 
 
-def minimal_pdf(text: str) -> bytes:
-    """A hand-written one-page PDF showing ``text`` in Helvetica, with a correct xref table."""
-    stream = f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode("latin-1")
+def minimal_pdf(*page_texts: str, title: str | None = None) -> bytes:
+    """A hand-written PDF, one Helvetica line per page, with a correct cross-reference table."""
+    page_count = len(page_texts)
+    font_number = 3 + 2 * page_count
+    kids = " ".join(f"{3 + 2 * page} 0 R" for page in range(page_count))
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
-        b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n%b\nendstream" % (len(stream), stream),
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {page_count} >>",
     ]
+    for page, page_text in enumerate(page_texts):
+        stream = f"BT /F1 12 Tf 72 712 Td ({page_text}) Tj ET"
+        objects.append(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 {font_number} 0 R >> >> /Contents {4 + 2 * page} 0 R >>"
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    info = ""
+    if title is not None:
+        objects.append(f"<< /Title ({title}) >>")
+        info = f" /Info {len(objects)} 0 R"
+
     pdf = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%b\nendobj\n" % (number, body)
+        pdf += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
     xref_offset = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for offset in offsets:
-        pdf += b"%010d 00000 n \n" % offset
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref_offset,
-    )
+        pdf += f"{offset:010d} 00000 n \n".encode()  # each entry is exactly 20 bytes
+    pdf += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\n"
+        f"startxref\n{xref_offset}\n%%EOF\n"
+    ).encode()
     return bytes(pdf)
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from service.rag.chunking import TextChunk, chunk_text, first_heading
+from service.rag.chunking import SHORT_CHARS, TextChunk, chunk_text, first_heading
 
 SENTENCE = "The quick brown fox jumps over the lazy dog again."  # 50 characters
 
@@ -104,25 +104,62 @@ def test_random_documents_keep_every_invariant() -> None:
 
         assert_well_formed(text, chunks, target, overlap)
         for chunk in chunks:
+            held = [
+                title for start, title in headings if chunk.char_start <= start < chunk.char_end
+            ]
             above = [title for start, title in headings if start <= chunk.char_start]
-            assert chunk.heading == (above[-1] if above else None), seed
-            inside = [start for start, _ in headings if chunk.char_start < start < chunk.char_end]
-            assert inside == [], seed
+            assert chunk.heading == (held[0] if held else above[-1] if above else None), seed
+            for start, _ in headings:
+                if chunk.char_start < start < chunk.char_end:  # only short sections share
+                    before, after = text[chunk.char_start : start], text[start:]
+                    assert min(len(before.strip()), len(after.strip())) < SHORT_CHARS, seed
 
 
-def test_no_chunk_crosses_a_heading() -> None:
-    text = "Preface.\n\n# One\n\nShort.\n\n## Two\n\nAlso short.\n# Three\nTight."
+def test_sections_of_some_length_never_share_a_chunk() -> None:
+    text = f"Preface. {paragraph(4)}\n\n# One\n\n{paragraph(4)}\n\n## Two\n{paragraph(4)}"
     chunks = chunk_text(text)
-    assert [(chunk.text, chunk.heading) for chunk in chunks] == [
+    assert [(chunk.text[:8], chunk.heading) for chunk in chunks] == [
         ("Preface.", None),
-        ("# One\n\nShort.", "One"),
-        ("## Two\n\nAlso short.", "Two"),
-        ("# Three\nTight.", "Three"),
+        ("# One\n\nT", "One"),
+        ("## Two\nT", "Two"),
     ]
     starts = heading_starts(text)
     assert all(
         not chunk.char_start < start < chunk.char_end for chunk in chunks for start in starts
     )
+
+
+def test_a_lone_heading_is_chunked_with_the_section_after_it() -> None:
+    text = f"# Guide\n\n## Install\n\n{paragraph(30)}"
+    first, *rest = chunk_text(text)
+    assert first.text.startswith("# Guide\n\n## Install\n\nThe quick")
+    assert (first.char_start, first.heading) == (0, "Guide")  # the first heading it holds
+    assert len(first.text) > 1100
+    assert [chunk.heading for chunk in rest] == ["Install"] * len(rest)
+
+
+def test_short_sections_are_chunked_together_until_long_enough() -> None:
+    text = f"# A\n\nOne line.\n\n## B\n\nAnother line.\n\n## C\n\n{paragraph(6)}\n\n## D\n\n{paragraph(6)}"
+    chunks = chunk_text(text, target_chars=400, overlap_chars=0)
+    assert [(chunk.text[:4], chunk.heading) for chunk in chunks] == [("# A\n", "A"), ("## D", "D")]
+    assert len(heading_starts(chunks[0].text)) == 3  # A, B and C
+    assert all(len(chunk.text) >= SHORT_CHARS for chunk in chunks)
+
+
+def test_a_short_last_section_joins_the_one_before() -> None:
+    text = f"# Guide\n\n{paragraph(4)}\n\n## See also\n\nThe FAQ."
+    assert [(chunk.text, chunk.heading) for chunk in chunk_text(text)] == [(text, "Guide")]
+    # When the chunk before is full, the last one reaches back into it, as an overlap does.
+    chunks = chunk_text(text, target_chars=220, overlap_chars=100)
+    assert chunks[-1].text.endswith("## See also\n\nThe FAQ.")
+    assert chunks[-1].text.startswith("The quick")
+    assert chunks[-1].heading == "See also"
+    assert_well_formed(text, chunks, 220, 100)
+
+
+def test_a_short_text_with_headings_is_one_chunk() -> None:
+    text = "Preface.\n\n# One\n\nShort.\n\n## Two\n\nAlso short.\n# Three\nTight."
+    assert chunk_text(text) == [TextChunk(0, text, 0, len(text), "One")]
 
 
 def test_each_chunk_records_the_nearest_heading_above_it() -> None:

@@ -7,45 +7,15 @@ import io
 import pypdf
 import pytest
 
-from service.rag.extract import ExtractedText, UnsupportedDocument, clean_text, extract_text
-
-
-def minimal_pdf(*page_texts: str, title: str | None = None) -> bytes:
-    """A hand-written PDF, one Helvetica line per page, with a correct cross-reference table."""
-    page_count = len(page_texts)
-    font_number = 3 + 2 * page_count
-    kids = " ".join(f"{3 + 2 * page} 0 R" for page in range(page_count))
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {page_count} >>",
-    ]
-    for page, page_text in enumerate(page_texts):
-        stream = f"BT /F1 12 Tf 72 712 Td ({page_text}) Tj ET"
-        objects.append(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            f"/Resources << /Font << /F1 {font_number} 0 R >> >> /Contents {4 + 2 * page} 0 R >>"
-        )
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
-    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    info = ""
-    if title is not None:
-        objects.append(f"<< /Title ({title}) >>")
-        info = f" /Info {len(objects)} 0 R"
-
-    pdf = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
-    xref_offset = len(pdf)
-    pdf += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        pdf += f"{offset:010d} 00000 n \n".encode()  # each entry is exactly 20 bytes
-    pdf += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\n"
-        f"startxref\n{xref_offset}\n%%EOF\n"
-    ).encode()
-    return bytes(pdf)
+from service.rag.chunking import chunk_text
+from service.rag.extract import (
+    ExtractedText,
+    UnsupportedDocument,
+    clean_text,
+    extract_text,
+    page_of,
+)
+from tests.rag.conftest import minimal_pdf
 
 
 def written_pdf(*, title: str | None = None, user_password: str | None = None) -> bytes:
@@ -236,10 +206,196 @@ def test_html_preformatted_text_keeps_its_lines() -> None:
     assert text == "Run:\n\nmake\n  install"
 
 
+def test_a_data_table_keeps_rows_on_lines_and_a_layout_table_keeps_its_blocks() -> None:
+    html = b"""<table><tr><th><p>Name</p></th><th><p>Value</p></th></tr>
+    <tr><td><p>SEEK_SET</p></td><td>0</td></tr></table>
+    <table><tr><td><a href="/">Home</a></td><td><h1>Ferries</h1><p>One.</p><p>Two.</p>
+    <ul><li>Three.</li></ul></td></tr></table>"""
+    text = extract_text(html, content_type="text/html", filename=None).text
+    assert text == "Name Value\n\nSEEK_SET 0\n\nHome\n\n# Ferries\n\nOne.\n\nTwo.\n\nThree."
+
+
 def test_html_meta_charset_is_honoured_without_a_charset_parameter() -> None:
     html = '<html><head><meta charset="windows-1252"></head><p>“Quoted” café</p>'
     extracted = extract_text(html.encode("cp1252"), content_type="text/html", filename=None)
     assert extracted.text == "“Quoted” café"
+
+
+# HTML pages: the main content without the page's chrome
+
+SPHINX_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8" />
+<title>os \u2014 Miscellaneous operating system interfaces &#8212; Python 3.11.2 documentation</title>
+</head><body>
+<div class="mobile-nav"><nav class="nav-content" role="navigation">
+  <form role="search" class="search"><input type="text" aria-label="Quick search"/></form>
+</nav></div>
+<div class="related" role="navigation" aria-label="related navigation"><h3>Navigation</h3><ul>
+  <li class="right"><a href="../genindex.html" title="General Index">index</a></li>
+  <li class="right"><a href="../py-modindex.html">modules</a> |</li>
+  <li class="right"><a href="io.html">next</a> |</li>
+  <li><a href="https://www.python.org/">Python</a> &#187;</li>
+  <li class="nav-item"><a href="allos.html">Generic Operating System Services</a> &#187;</li>
+</ul></div>
+<div class="document"><div class="documentwrapper"><div class="bodywrapper">
+<div class="body" role="main">
+  <section id="module-os">
+  <h1><code class="xref py py-mod docutils literal notranslate"><span class="pre">os</span></code>
+    \u2014 Miscellaneous operating system interfaces<a class="headerlink" href="#module-os"
+    title="Permalink to this heading">\u00b6</a></h1>
+  <p><strong>Source code:</strong> <a href="os.py">Lib/os.py</a></p>
+  <p>This module provides a portable way of using operating system dependent functionality.</p>
+  <section id="process-parameters"><h2>Process Parameters<a class="headerlink"
+    href="#process-parameters">\u00b6</a></h2>
+  <div class="highlight-python3 notranslate"><div class="highlight"><pre><span></span><span class="gp">&gt;&gt;&gt; </span><span class="n">os</span><span class="o">.</span><span class="n">getpid</span><span class="p">()</span>
+<span class="go">4242</span>
+</pre></div></div>
+  <table class="docutils align-default"><thead><tr><th><p>Name</p></th><th><p>Value</p></th></tr></thead>
+  <tbody><tr><td><p>SEEK_SET</p></td><td><p>0</p></td></tr></tbody></table>
+  <aside class="footnote brackets" id="id2" role="note"><p>Footnote text stays.</p></aside>
+  </section></section>
+</div></div></div>
+<div class="sphinxsidebar" role="navigation" aria-label="main navigation"><div class="sphinxsidebarwrapper">
+  <div><h3><a href="../contents.html">Table of Contents</a></h3><ul><li><a href="#">os</a></li></ul></div>
+  <div><h4>Previous topic</h4><p class="topless"><a href="allos.html">Generic Operating System Services</a></p></div>
+  <div><h4>Next topic</h4><p class="topless"><a href="io.html">io \u2014 Core tools for working with streams</a></p></div>
+  <div role="note" aria-label="source link"><h3>This Page</h3><ul class="this-page-menu">
+    <li><a href="../bugs.html">Report a Bug</a></li><li><a href="../_sources/library/os.rst.txt">Show Source</a></li>
+  </ul></div>
+</div></div>
+<div class="clearer"></div></div>
+<div class="related" role="navigation" aria-label="related navigation"><h3>Navigation</h3>
+  <ul><li class="right"><a href="../genindex.html">index</a></li></ul></div>
+<div class="footer">&copy; <a href="../copyright.html">Copyright</a> 2001-2023, Python Software Foundation.
+  <br />Last updated on Feb 12, 2023. <a href="/bugs.html">Found a bug</a>?</div>
+</body></html>"""
+
+DOCBOOK_PAGE = """<html><head><title>Chapter 2. Installing</title></head><body>
+<div class="navheader"><table width="100%" summary="Navigation header">
+  <tr><th colspan="3" align="center">Chapter 2. Installing</th></tr>
+  <tr><td width="20%" align="left"><a accesskey="p" href="ch01.html">Prev</a> </td>
+  <th width="60%" align="center"> </th>
+  <td width="20%" align="right"> <a accesskey="n" href="ch02s02.html">Next</a></td></tr>
+</table><hr></div>
+<div class="chapter"><div class="titlepage"><div><div><h2 class="title"><a name="install"></a>Chapter 2. Installing</h2></div></div></div>
+<p>Unpack the archive, then build it.</p>
+<pre class="programlisting">./configure --prefix=/usr
+make &amp;&amp; make install</pre>
+</div>
+<div class="navfooter"><hr><table width="100%" summary="Navigation footer">
+  <tr><td width="40%" align="left"><a accesskey="p" href="ch01.html">Prev</a> </td>
+  <td width="20%" align="center"><a accesskey="u" href="index.html">Up</a></td>
+  <td width="40%" align="right"> <a accesskey="n" href="ch02s02.html">Next</a></td></tr>
+  <tr><td width="40%" align="left" valign="top">Chapter 1. Introduction </td>
+  <td width="20%" align="center"><a accesskey="h" href="index.html">Home</a></td>
+  <td width="40%" align="right" valign="top"> Configuring</td></tr>
+</table></div>
+</body></html>"""
+
+
+def test_a_sphinx_page_keeps_its_body_text_headings_code_and_tables_only() -> None:
+    extracted = extract_text(SPHINX_PAGE.encode(), content_type="text/html", filename=None)
+    assert extracted.text == (
+        "# os \u2014 Miscellaneous operating system interfaces\n\n"
+        "Source code: Lib/os.py\n\n"
+        "This module provides a portable way of using operating system dependent functionality.\n\n"
+        "## Process Parameters\n\n"
+        ">>> os.getpid()\n4242\n\n"
+        "Name Value\n\nSEEK_SET 0\n\n"
+        "Footnote text stays."
+    )
+
+
+def test_a_sphinx_page_is_titled_by_its_h1_without_the_site_suffix() -> None:
+    extracted = extract_text(SPHINX_PAGE.encode(), content_type="text/html", filename=None)
+    assert extracted.title == "os \u2014 Miscellaneous operating system interfaces"
+
+
+def test_a_docbook_page_loses_its_prev_up_home_next_tables() -> None:
+    extracted = extract_text(DOCBOOK_PAGE.encode(), content_type="text/html", filename=None)
+    assert extracted == ExtractedText(
+        "## Chapter 2. Installing\n\n"
+        "Unpack the archive, then build it.\n\n"
+        "./configure --prefix=/usr\nmake && make install",
+        title="Chapter 2. Installing",
+        format="html",
+    )
+
+
+def test_a_page_without_main_content_loses_its_header_aside_footer_and_skip_link() -> None:
+    html = b"""<body><a class="skip" href="#content">Skip to main content</a>
+    <header><a href="/">Example Blog</a><nav><a href="/about">About</a></nav></header>
+    <div class="layout"><aside><h2>Popular posts</h2><p>Other post</p></aside>
+    <article><header><h1>Tide tables</h1><p>By Ana</p></header><p>High tide is at noon.</p>
+    <footer>Tags: sea</footer></article>
+    <article><header><h2>Ferries</h2></header><p>The ferry leaves at seven.</p></article>
+    <div role="search"><input aria-label="Search"><button>Search</button></div></div>
+    <footer role="contentinfo"><p>&copy; 2024 Example</p></footer></body>"""
+    extracted = extract_text(html, content_type="text/html", filename=None)
+    assert extracted.text == (
+        "# Tide tables\n\nBy Ana\n\nHigh tide is at noon.\n\n"
+        "## Ferries\n\nThe ferry leaves at seven."
+    )
+
+
+def test_a_pages_only_article_is_its_main_content() -> None:
+    html = b"""<body><div class="menu">Home | Blog</div>
+    <article><h1>Tide tables</h1><p>High tide is at noon.</p></article>
+    <div class="related">Read next: Ferries</div></body>"""
+    extracted = extract_text(html, content_type="text/html", filename=None)
+    assert extracted.text == "# Tide tables\n\nHigh tide is at noon."
+
+
+def test_only_the_main_element_is_read_when_there_is_one() -> None:
+    html = b"""<body><div class="topbar">Sign in | Register</div>
+    <main><h1>Ferries</h1><p>The ferry leaves at seven.</p>
+    <aside class="footnote"><p>Except on Sundays.</p></aside></main>
+    <div class="legal">Terms and privacy</div></body>"""
+    extracted = extract_text(html, content_type="text/html", filename=None)
+    assert extracted.text == "# Ferries\n\nThe ferry leaves at seven.\n\nExcept on Sundays."
+
+
+def test_a_cookie_banner_is_dropped_but_a_section_about_cookies_is_kept() -> None:
+    html = b"""<body>
+    <div id="cookie-banner" class="fixed-bottom"><p>We use cookies to improve your visit.</p>
+      <button>Accept all cookies</button> <a href="/privacy">Cookie settings</a></div>
+    <div class="cc-window" aria-label="cookieconsent"><span>This site uses cookies.</span></div>
+    <section id="cookie-objects"><h2>Cookie Objects</h2>
+      <p>A cookie is a name and a value sent with every request.</p></section></body>"""
+    extracted = extract_text(html, content_type="text/html", filename=None)
+    assert extracted.text == (
+        "## Cookie Objects\n\nA cookie is a name and a value sent with every request."
+    )
+
+
+def test_a_trailing_pilcrow_is_not_part_of_a_heading() -> None:
+    html = "<h1>Usage<a href='#usage'>\u00b6</a></h1><p>Run it.</p>".encode()
+    extracted = extract_text(html, content_type="text/html", filename=None)
+    assert (extracted.text, extracted.title) == ("# Usage\n\nRun it.", "Usage")
+
+
+@pytest.mark.parametrize(
+    ("title", "h1", "expected"),
+    [
+        ("Ferries | Harbour Guide", "Ferries", "Ferries"),
+        ("Harbour Guide \u00bb Ferries", "Ferries", "Ferries"),
+        ("Ferries - Harbour Guide", "Ferries", "Ferries"),
+        ("Harbour Guide", "Ferries", "Harbour Guide"),  # not the h1 and a site name
+        ("Ferries to the islands", "Ferries", "Ferries to the islands"),
+    ],
+)
+def test_the_h1_titles_a_page_whose_title_adds_the_site_name(
+    title: str, h1: str, expected: str
+) -> None:
+    html = f"<title>{title}</title><h1>{h1}</h1><p>Text.</p>".encode()
+    assert extract_text(html, content_type="text/html", filename=None).title == expected
+
+
+def test_deeply_nested_html_is_read_as_text() -> None:
+    nested = "<div>" * 5000 + "<p>deep <b>text</b></p>" + "</div>" * 5000
+    html = f"{nested}<table><tr><td>{nested}</td></tr></table><h2>{nested}</h2>".encode()
+    text = extract_text(html, content_type="text/html", filename=None).text
+    assert text == "deep text\n\ndeep text\n\n## deep text"
 
 
 # PDF
@@ -248,12 +404,14 @@ def test_html_meta_charset_is_honoured_without_a_charset_parameter() -> None:
 def test_pdf_text_is_extracted_from_every_page() -> None:
     pdf = minimal_pdf("Hello PDF", "Second page", title="Greeting")
     extracted = extract_text(pdf, content_type="application/pdf", filename="hello.pdf")
-    assert extracted == ExtractedText("Hello PDF\n\nSecond page", title="Greeting", format="pdf")
+    assert extracted == ExtractedText(
+        "Hello PDF\n\nSecond page", title="Greeting", format="pdf", page_starts=(0, 11)
+    )
 
 
 def test_a_blank_pdf_page_gives_empty_text_and_the_metadata_title() -> None:
     extracted = extract_text(written_pdf(title="Blank"), content_type=None, filename="blank.pdf")
-    assert extracted == ExtractedText("", title="Blank", format="pdf")
+    assert extracted == ExtractedText("", title="Blank", format="pdf", page_starts=(0,))
 
 
 def test_a_pdf_without_a_title_takes_none() -> None:
@@ -269,7 +427,24 @@ def test_a_password_protected_pdf_is_rejected() -> None:
 def test_a_pdf_encrypted_with_an_empty_user_password_is_read() -> None:
     pdf = written_pdf(title="Restricted", user_password="")
     extracted = extract_text(pdf, content_type="application/pdf", filename=None)
-    assert extracted == ExtractedText("", title="Restricted", format="pdf")
+    assert extracted == ExtractedText("", title="Restricted", format="pdf", page_starts=(0,))
+
+
+def test_pdf_page_starts_map_offsets_to_pages() -> None:
+    pdf = minimal_pdf("First page", "", "Third page")  # the second page is blank
+    extracted = extract_text(pdf, content_type="application/pdf", filename=None)
+    assert extracted.text == "First page\n\nThird page"
+    assert extracted.page_starts == (0, 10, 12)
+    pages = [page_of(extracted.page_starts, offset) for offset in (0, 9, 12, 21)]
+    assert pages == [1, 1, 3, 3]
+    chunks = chunk_text("\n\n".join([extracted.text] * 2))  # pages do not say how to chunk
+    assert page_of(extracted.page_starts, chunks[0].char_start) == 1
+
+
+def test_documents_other_than_pdf_have_no_pages() -> None:
+    extracted = extract_text(b"# Notes\n\nText.", content_type="text/markdown", filename=None)
+    assert extracted.page_starts == ()
+    assert page_of(extracted.page_starts, 3) is None
 
 
 @pytest.mark.parametrize(
