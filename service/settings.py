@@ -88,6 +88,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
     log_level: str = "INFO"
 
+    def fetch_allowed_hosts(self) -> frozenset[str]:
+        """FETCH_ALLOW_HOSTS as a set of lower-case host names."""
+        hosts = self.fetch_allow_hosts.split(",")
+        return frozenset(host.strip().lower() for host in hosts if host.strip())
+
     def __post_init__(self) -> None:
         if self.db_pool_min_size > self.db_pool_max_size:
             raise SettingsError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")

@@ -19,10 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import store
+from ..errors import ApiError
 from ..identity import require_user
 from ..json import json_response
+from ..rag.extract import UnsupportedDocument, detect_format
+from ..rag.fetch import FetchError, check_url
 from ..rag.vectors import VectorStore
 from ..schemas import DocumentCreate, DocumentList, DocumentsQuery, Title, document_out
+from ..settings import Settings
 from ..validation import (
     decode_json,
     decode_query,
@@ -57,6 +61,7 @@ async def create_document(request: Request) -> Response:
         upload = await _from_form(request)
     else:
         upload = _from_json(await decode_json(request, DocumentCreate))
+    await _refuse_now(upload, request.state.settings)
     created = await store.create_document(
         request.state.db,
         principal.user_id,
@@ -80,6 +85,25 @@ async def create_document(request: Request) -> Response:
         request.state.ingestor.wake()
     headers = {"Location": f"/documents/{document.id}"}
     return json_response(document_out(document), status=202 if queued else 200, headers=headers)
+
+
+async def _refuse_now(upload: _Upload, settings: Settings) -> None:
+    """What ingestion would refuse is refused here, not after a 202: a file whose type cannot
+    be read (415), a URL that would not be fetched (422)."""
+    if upload.content is not None:
+        try:
+            detect_format(upload.content, upload.content_type, upload.filename)
+        except UnsupportedDocument as error:
+            raise ApiError(415, "unsupported_media_type", str(error)) from error
+    if upload.source_url is not None:
+        try:
+            await check_url(
+                upload.source_url,
+                allow_hosts=settings.fetch_allowed_hosts(),
+                timeout_seconds=settings.fetch_timeout,
+            )
+        except FetchError as error:
+            raise invalid("body", "url", str(error)) from error
 
 
 def _from_json(body: DocumentCreate) -> _Upload:
@@ -145,7 +169,8 @@ async def _from_form(request: Request) -> _Upload:
     return _Upload(
         content=content,
         checksum=hashlib.sha256(content).digest(),
-        title=title or filename or "untitled upload",
+        # Untitled: ingestion takes the title the content gives (else the file name).
+        title=title or (None if filename else "untitled upload"),
         filename=filename,
         content_type=content_type,
         metadata=metadata,

@@ -18,7 +18,7 @@ from generated import chunks as chunk_queries
 from .. import store
 from ..answers import Answer, Question, RetrievalUnavailable, estimate_tokens
 from ..errors import DATABASE_UNAVAILABLE
-from ..schemas import Citation, Usage
+from ..schemas import Usage
 from ..settings import Settings
 from .extractive import NOT_FOUND, Passage, build_extractive_answer, confidence
 from .providers import ChatCompletions, Completion, Embeddings, ProviderError
@@ -95,6 +95,7 @@ class RagAnswerer:
                 document_title=hit.payload.get("title"),
                 document_url=hit.payload.get("url"),
                 heading=hit.payload.get("heading"),
+                page=hit.payload.get("page"),
             )
             for hit in hits
         ]
@@ -184,7 +185,10 @@ class RagAnswerer:
         evidence = [(passage.score, self.lexical.terms(passage.text)) for passage in cited]
         yield Answer(
             text=text,
-            sources=[_citation(rank, passage) for rank, passage in enumerate(cited, start=1)],
+            sources=[
+                passage.cite(rank, passage.text[:300])
+                for rank, passage in enumerate(cited, start=1)
+            ],
             confidence=confidence(
                 self.lexical.terms(question.text),
                 evidence,
@@ -249,16 +253,3 @@ def cite_marked(text: str, passages: list[Passage]) -> tuple[str, list[Passage]]
         return f"{marker.group(1)}[{', '.join(map(str, renumbered))}]"
 
     return _MARKER.sub(rewrite, text), [passages[index] for index in numbers]
-
-
-def _citation(rank: int, passage: Passage) -> Citation:
-    return Citation(
-        rank=rank,
-        document_id=passage.document_id,
-        chunk_id=passage.chunk_id,
-        point_id=passage.point_id,
-        score=passage.score,
-        document_title=passage.document_title,
-        document_url=passage.document_url,
-        snippet=passage.text[:300],
-    )

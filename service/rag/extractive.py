@@ -46,6 +46,21 @@ class Passage(msgspec.Struct, frozen=True, kw_only=True):
     document_title: str | None
     document_url: str | None
     heading: str | None
+    page: int | None = None  # the PDF page the passage starts on
+
+    def cite(self, rank: int, snippet: str) -> Citation:
+        """This passage as an answer's citation number ``rank``."""
+        return Citation(
+            rank=rank,
+            document_id=self.document_id,
+            chunk_id=self.chunk_id,
+            point_id=self.point_id,
+            score=self.score,
+            document_title=self.document_title,
+            document_url=self.document_url,
+            snippet=snippet,
+            page=self.page,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,7 @@ def build_extractive_answer(
         rank = ranks.setdefault(sentence.passage, len(ranks) + 1)
         parts.append(f"{_shorten(sentence.text, SENTENCE_CHARS)} [{rank}]")
     sources = [
-        _citation(rank, kept[index], next(s.text for s in chosen if s.passage == index))
+        kept[index].cite(rank, _snippet(kept[index].text, _first_cited(chosen, index)))
         for index, rank in ranks.items()
     ]
     evidence = [
@@ -222,21 +237,13 @@ def _abbreviated(unit: str, end: re.Match[str]) -> bool:
     return (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS
 
 
-def _citation(rank: int, passage: Passage, first_sentence: str) -> Citation:
-    return Citation(
-        rank=rank,
-        document_id=passage.document_id,
-        chunk_id=passage.chunk_id,
-        point_id=passage.point_id,
-        score=passage.score,
-        document_title=passage.document_title,
-        document_url=passage.document_url,
-        snippet=_snippet(" ".join(passage.text.split()), first_sentence),
-    )
+def _first_cited(chosen: list[_Sentence], passage: int) -> str:
+    return next(sentence.text for sentence in chosen if sentence.passage == passage)
 
 
-def _snippet(text: str, sentence: str) -> str:
+def _snippet(passage_text: str, sentence: str) -> str:
     """At most SNIPPET_CHARS of the passage, from the cited sentence on (earlier if it fits)."""
+    text = " ".join(passage_text.split())
     if len(text) <= SNIPPET_CHARS:
         return text
     start = min(max(0, text.find(sentence)), len(text) - SNIPPET_CHARS)

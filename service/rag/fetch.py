@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import msgspec
 
-__all__ = ["FetchError", "Fetched", "fetch_url"]
+__all__ = ["FetchError", "Fetched", "check_url", "fetch_url"]
 
 ACCEPTED_TYPES = (
     "text/plain",
@@ -30,6 +30,10 @@ MAX_REDIRECTS = 5
 
 class FetchError(Exception):
     """The URL could not be fetched as a document; the message says why."""
+
+
+class Unresolved(FetchError):
+    """The URL's host name does not resolve."""
 
 
 class Fetched(msgspec.Struct, frozen=True):
@@ -47,13 +51,30 @@ async def _check_public(host: str, port: int) -> None:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
-        raise FetchError(f"cannot resolve {host}: {error}") from error
+        raise Unresolved(f"cannot resolve {host}: {error}") from error
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
             raise FetchError(
                 f"refusing to fetch {host}: it resolves to the non-public address {address}"
             )
+
+
+async def check_url(url: str, *, allow_hosts: frozenset[str], timeout_seconds: float) -> None:
+    """FetchError now when fetching ``url`` is sure to be refused: not http(s), or a host
+    that resolves to a non-public address. A host that does not resolve (yet) passes: the
+    fetch tries again and records the error if it still fails."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"not an http(s) URL: {url}")
+    if _allowed(parts.hostname, allow_hosts):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            await _check_public(parts.hostname, port)
+    except (TimeoutError, Unresolved):
+        return
 
 
 async def fetch_url(

@@ -24,7 +24,7 @@ from .. import store
 from ..errors import DATABASE_UNAVAILABLE
 from ..settings import Settings
 from .chunking import chunk_text
-from .extract import UnsupportedDocument, extract_text
+from .extract import UnsupportedDocument, extract_text, page_of
 from .fetch import FetchError, fetch_url
 from .providers import Embeddings, ProviderError
 from .sparse import Lexical
@@ -205,7 +205,12 @@ class Ingestor:
                 sparse=self.lexical.document(chunk.text),
                 dense=None,
                 payload=payload_base
-                | {"chunk_index": chunk.index, "heading": chunk.heading, "text": chunk.text},
+                | {
+                    "chunk_index": chunk.index,
+                    "heading": chunk.heading,
+                    "page": page_of(extracted.page_starts, chunk.char_start),
+                    "text": chunk.text,
+                },
             )
             for chunk in chunks
         ]
@@ -227,16 +232,11 @@ class Ingestor:
             return source, document.content_type
         if document.source_url is None:
             raise IngestionError("the document has neither content nor a URL")
-        allow = frozenset(
-            host.strip().lower()
-            for host in self.settings.fetch_allow_hosts.split(",")
-            if host.strip()
-        )
         fetched = await fetch_url(
             document.source_url,
             timeout_seconds=self.settings.fetch_timeout,
             max_bytes=self.settings.fetch_max_bytes,
-            allow_hosts=allow,
+            allow_hosts=self.settings.fetch_allowed_hosts(),
         )
         return fetched.content, fetched.content_type
 

@@ -25,7 +25,8 @@ class ChatTurn(msgspec.Struct, frozen=True):
 class Citation(msgspec.Struct, frozen=True, kw_only=True):
     """A chunk an answer used; ranks are 1, 2, ... in order of relevance.
 
-    The fields are the columns CompleteAssistantMessage reads back out of ``sources``.
+    The fields but ``page`` are the columns CompleteAssistantMessage reads back out of
+    ``sources``; the page (of a PDF) is in ``sources`` only, as the chunk's offsets keep it.
     """
 
     rank: int
@@ -36,6 +37,7 @@ class Citation(msgspec.Struct, frozen=True, kw_only=True):
     document_title: str | None = None
     document_url: str | None = None
     snippet: str | None = None
+    page: int | None = None
 
 
 async def start_chat_turn(

@@ -159,23 +159,21 @@ def test_url_document_on_an_allow_listed_loopback_host_is_fetched_and_ingested(
         ]
 
 
-def test_url_document_on_loopback_without_the_allow_list_fails_naming_the_address(
-    client: TestClient, postgresql: psycopg.Connection[Any], page_server: PageServer
+def test_url_document_on_loopback_without_the_allow_list_is_refused_at_once_naming_the_address(
+    client: TestClient, page_server: PageServer
 ) -> None:
     headers = sign_up(client)
     hits_before = len(page_server.hits())
     response = client.post(
         "/documents", json={"url": page_server.url + "/guide.md"}, headers=headers
     )
-    assert response.status_code == 202, response.text
 
-    document = wait_for_document(client, headers, response.json()["id"])
-
-    assert document["status"] == "failed"
-    assert document["error"] == (
-        "refusing to fetch 127.0.0.1: it resolves to the non-public address 127.0.0.1"
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"] == (
+        "body field `url`: refusing to fetch 127.0.0.1: it resolves to the non-public address"
+        " 127.0.0.1"
     )
-    assert chunk_rows(postgresql, document["id"]) == []
+    assert client.get("/documents", headers=headers).json()["documents"] == []
     assert len(page_server.hits()) == hits_before  # refused before connecting
 
 

@@ -25,6 +25,7 @@ from service.rag.ingest import Ingestor, point_id
 from service.settings import Settings
 from tests.rag.conftest import (
     Headers,
+    chat,
     chunk_rows,
     in_app,
     minimal_pdf,
@@ -147,6 +148,23 @@ def test_pdf_upload_is_ingested_with_the_page_text(
     assert chunks == ["Hello PDF"]
 
 
+def test_a_pdf_is_cited_by_its_metadata_title_and_the_page_the_passage_starts_on(
+    client: TestClient,
+) -> None:
+    headers = sign_up(client)
+    lighthouses = "Lighthouse keepers trim the lamp wicks every evening at dusk. " * 25
+    otters = "Sea otters wrap themselves in kelp so the tide cannot carry them off. " * 25
+    pdf = minimal_pdf(lighthouses, otters, title="Coastal Field Notes")
+    created = upload_file(client, headers, "scan-0042.pdf", pdf, "application/pdf")
+    assert wait_for_document(client, headers, created["id"])["status"] == "completed"
+
+    answer = chat(client, headers, "Why do sea otters wrap themselves in kelp?")
+
+    assert answer["sources"]
+    assert {source["document_title"] for source in answer["sources"]} == {"Coastal Field Notes"}
+    assert answer["sources"][0]["page"] == 2
+
+
 def test_failing_embedder_leaves_the_document_failed_with_its_error_and_no_points(
     database_url: str,
     vector_engine: dict[str, Any],
@@ -209,7 +227,7 @@ def test_qdrant_error_leaves_the_document_failed_not_completed(
     ],
     ids=["declared-image", "undeclared-binary"],
 )
-def test_unsupported_upload_fails_with_a_clear_error(
+def test_an_unreadable_file_type_is_refused_at_upload_with_415_and_nothing_recorded(
     client: TestClient,
     postgresql: psycopg.Connection[Any],
     filename: str,
@@ -217,15 +235,30 @@ def test_unsupported_upload_fails_with_a_clear_error(
     error: str,
 ) -> None:
     headers = sign_up(client)
-    created = upload_file(client, headers, filename, PNG_BYTES, content_type)
+    response = client.post(
+        "/documents", files={"file": (filename, PNG_BYTES, content_type)}, headers=headers
+    )
 
-    document = wait_for_document(client, headers, created["id"])
+    assert response.status_code == 415, response.text
+    assert response.json()["error"] == {"code": "unsupported_media_type", "message": error}
+    assert client.get("/documents", headers=headers).json()["documents"] == []
 
-    assert document["status"] == "failed"
-    assert document["error"] == error
-    assert document["chunk_count"] == 0
-    assert chunk_rows(postgresql, created["id"]) == []
-    assert qdrant_point_ids(client, created["id"]) == set()
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8000/admin", "http://169.254.169.254/latest/meta-data/", "http://[::1]/"],
+)
+def test_a_url_into_a_private_network_is_refused_at_once_with_422(
+    client: TestClient, url: str
+) -> None:
+    headers = sign_up(client)
+    response = client.post("/documents", json={"url": url}, headers=headers)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"] == {"location": "body", "field": "url"}
+    assert "non-public address" in error["message"]
+    assert client.get("/documents", headers=headers).json()["documents"] == []
 
 
 def test_killed_workers_claim_is_taken_over_once_stale_and_completed(
