@@ -144,7 +144,7 @@ async def _ingest_here(state: State, created: list[uuid.UUID]) -> int:
             except store.Conflict:
                 progress.done += 1  # a running service's worker took it first
                 continue
-            progress.show(f"ingesting {describe(document)}")
+            progress.show(describe(document))
             finished = await ingestor.ingest(document)
             progress.done += 1
             progress.failed += finished.status == "failed"

@@ -84,12 +84,19 @@ class HandwrittenLayer:
                     conn, user_id, session_id, "assistant", answer, None, confidence, citations
                 )
                 await conn.executemany(
-                    CITE, [(reply["id"], user_id, *msgspec.structs.astuple(c)) for c in citations]
+                    CITE, [_citation_row(reply["id"], user_id, c) for c in citations]
                 )
             return reply
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+def _citation_row(message_id: uuid.UUID, user_id: uuid.UUID, c: Citation) -> tuple[object, ...]:
+    return (
+        message_id, user_id, c.rank, c.document_id, c.chunk_id, c.point_id, c.score,
+        c.document_title, c.document_url, c.snippet,
+    )  # fmt: skip
 
 
 async def _append(
