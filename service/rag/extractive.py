@@ -7,6 +7,7 @@ its source. When no passage scores at least ``min_score`` the answer says so pla
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def build_extractive_answer(
     sentences = [
         _Sentence(index, position, text, lexical.terms(text))
         for index, passage in enumerate(kept)
-        for position, text in enumerate(split_sentences(_HEADING_LINE.sub("", passage.text)))
+        for position, text in enumerate(_quotable_sentences(passage.text))
     ]
     chosen = _choose(sentences, question_terms, max_sentences)
     prompt_tokens = estimate_tokens("\n\n".join([question, *(p.text for p in kept)]))
@@ -185,6 +186,13 @@ def split_sentences(text: str) -> list[str]:
         for unit in units:
             sentences.extend(_split_unit(unit))
     return [" ".join(sentence.split()) for sentence in sentences if sentence.strip()]
+
+
+# Popular passages are retrieved again and again; splitting them is most of an answer's cost.
+@functools.lru_cache(maxsize=4096)
+def _quotable_sentences(passage_text: str) -> tuple[str, ...]:
+    """The passage's sentences, headings left out (they name a topic, not an answer)."""
+    return tuple(split_sentences(_HEADING_LINE.sub("", passage_text)))
 
 
 def _relevant(passages: list[Passage], min_score: float) -> list[Passage]:

@@ -14,6 +14,7 @@ vectors made under another configuration do not meet this one's, so a change mea
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import msgspec
@@ -42,6 +43,9 @@ class Lexical:
     def __init__(self, *, language: str = "english", avg_len: float = 100.0) -> None:
         self._model = Bm25(Bm25Config(language=language, avg_len=avg_len))
         self.name = f"{FAMILY}-{language}-avg{avg_len:g}"
+        # The extractive answer asks for the terms of the same passage sentences again and
+        # again (popular passages): remember them.
+        self.terms = functools.lru_cache(maxsize=16_384)(self._terms)
 
     def document(self, text: str) -> SparseVector:
         """BM25 term-frequency weights (k=1.2, b=0.75) of the text's terms."""
@@ -51,7 +55,7 @@ class Lexical:
         """Weight 1.0 for each distinct term: Qdrant multiplies it by the term's IDF."""
         return _sorted(self._model.embed_query(text))
 
-    def terms(self, text: str) -> frozenset[int]:
+    def _terms(self, text: str) -> frozenset[int]:
         """The text's distinct terms (as their indices): what a query and a passage share."""
         return frozenset(self._model.embed_query(text).indices)
 
