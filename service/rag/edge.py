@@ -201,19 +201,8 @@ class EdgeVectorStore:
         return await engine.run(lambda: work(shard))
 
     async def upsert(self, points: Sequence[ChunkPoint]) -> None:
-        engine_points = [
-            qe.Point(
-                point.point_id,
-                _vectors(point.sparse, point.dense),
-                point.payload,
-            )
-            for point in points
-        ]
-        for start in range(0, len(engine_points), UPSERT_BATCH):
-            operation = qe.UpdateOperation.upsert_points(
-                engine_points[start : start + UPSERT_BATCH]
-            )
-            await self._call(_apply(operation))
+        for start in range(0, len(points), UPSERT_BATCH):
+            await self._call(_upsert(points[start : start + UPSERT_BATCH]))
 
     async def delete_document(self, document_id: uuid.UUID) -> None:
         operation = qe.UpdateOperation.delete_points_by_filter(_document_filter(document_id))
@@ -331,6 +320,19 @@ class EdgeVectorStore:
         if self._owns_engine and engine is not None:
             self._engine = None
             await asyncio.to_thread(engine.close)
+
+
+def _upsert(points: Sequence[ChunkPoint]) -> Callable[[qe.EdgeShard], None]:
+    """The upsert of the points, built on the engine's thread when it runs: for a large
+    document, building the engine's points is itself hundreds of milliseconds."""
+
+    def upsert(shard: qe.EdgeShard) -> None:
+        engine_points = [
+            qe.Point(p.point_id, _vectors(p.sparse, p.dense), p.payload) for p in points
+        ]
+        shard.update(qe.UpdateOperation.upsert_points(engine_points))
+
+    return upsert
 
 
 def _apply(operation: qe.UpdateOperation) -> Callable[[qe.EdgeShard], None]:

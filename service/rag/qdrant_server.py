@@ -147,16 +147,17 @@ class ServerVectorStore:
 
     async def upsert(self, points: Sequence[ChunkPoint]) -> None:
         await self.open()
-        structs = [
-            qm.PointStruct(
-                id=str(point.point_id),
-                vector=_vectors(point.sparse, point.dense),
-                payload=point.payload,
-            )
-            for point in points
-        ]
-        for start in range(0, len(structs), UPSERT_BATCH):
-            await self.client.upsert(self._target, structs[start : start + UPSERT_BATCH], wait=True)
+        for start in range(0, len(points), UPSERT_BATCH):
+            # Built a batch at a time, so the event loop is never held for a whole document.
+            structs = [
+                qm.PointStruct(
+                    id=str(point.point_id),
+                    vector=_vectors(point.sparse, point.dense),
+                    payload=point.payload,
+                )
+                for point in points[start : start + UPSERT_BATCH]
+            ]
+            await self.client.upsert(self._target, structs, wait=True)
 
     async def delete_document(self, document_id: uuid.UUID) -> None:
         await self.open()
