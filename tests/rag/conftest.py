@@ -17,6 +17,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from service.app import State
+from service.rag.extractive import Passage
+from service.rag.sparse import Lexical
 from service.settings import Settings
 from tests.rag.fake_openai import FakeOpenAI, serve_fake_openai
 from tests.service.conftest import app_settings
@@ -26,6 +28,11 @@ T = TypeVar("T")
 Headers = dict[str, str]
 
 __all__ = [
+    "LEXICAL",
+    "QUESTION",
+    "REFUNDS",
+    "SHIPPING",
+    "WEATHER",
     "Headers",
     "chat",
     "chunk_rows",
@@ -34,6 +41,7 @@ __all__ = [
     "fake_openai_server",
     "in_app",
     "minimal_pdf",
+    "passage",
     "pg_kind",
     "post_text",
     "qdrant_payloads",
@@ -212,6 +220,32 @@ def minimal_pdf(*page_texts: str, title: str | None = None) -> bytes:
         f"startxref\n{xref_offset}\n%%EOF\n"
     ).encode()
     return bytes(pdf)
+
+
+# --- passages for answer tests ------------------------------------------------------------
+
+LEXICAL = Lexical()
+
+REFUNDS = (
+    "Our office is in Berlin. Annual plans can be refunded within 30 days of purchase. "
+    "Monthly plans renew automatically."
+)
+SHIPPING = "Orders ship from Hamburg. Shipping to Europe takes three business days."
+WEATHER = "The weather in Berlin is mild. Summers are warm."
+QUESTION = "Can annual plans be refunded?"
+
+
+def passage(text: str, score: float, number: int, *, title: str | None = None) -> Passage:
+    return Passage(
+        document_id=uuid.UUID(int=number),
+        chunk_id=uuid.UUID(int=1000 + number),
+        point_id=uuid.UUID(int=2000 + number),
+        score=score,
+        text=text,
+        document_title=title if title is not None else f"Document {number}",
+        document_url=f"https://docs.example/{number}",
+        heading=None,
+    )
 
 
 # --- chat ---------------------------------------------------------------------------------

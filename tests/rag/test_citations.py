@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from service.rag.answerer import cite_marked
 from service.rag.extractive import confidence
-from tests.rag.test_extractive import LEXICAL, QUESTION, REFUNDS, SHIPPING, WEATHER, passage
+from tests.rag.conftest import LEXICAL, QUESTION, REFUNDS, SHIPPING, WEATHER, passage
 
 FIRST, SECOND, THIRD = (
     passage(text, 1.0, n) for n, text in enumerate([REFUNDS, SHIPPING, WEATHER])

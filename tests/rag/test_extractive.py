@@ -8,33 +8,10 @@ import uuid
 import pytest
 
 from service.answers import estimate_tokens
-from service.rag.extractive import NOT_FOUND, Passage, build_extractive_answer, split_sentences
-from service.rag.sparse import Lexical
-
-LEXICAL = Lexical()
-
-REFUNDS = (
-    "Our office is in Berlin. Annual plans can be refunded within 30 days of purchase. "
-    "Monthly plans renew automatically."
-)
-SHIPPING = "Orders ship from Hamburg. Shipping to Europe takes three business days."
-WEATHER = "The weather in Berlin is mild. Summers are warm."
-QUESTION = "Can annual plans be refunded?"
+from service.rag.extractive import NOT_FOUND, build_extractive_answer, split_sentences
+from tests.rag.conftest import LEXICAL, QUESTION, REFUNDS, SHIPPING, WEATHER, passage
 
 _CITED = re.compile(r"(.+?) \[(\d+)\](?: |$)")
-
-
-def passage(text: str, score: float, number: int, *, title: str | None = None) -> Passage:
-    return Passage(
-        document_id=uuid.UUID(int=number),
-        chunk_id=uuid.UUID(int=1000 + number),
-        point_id=uuid.UUID(int=2000 + number),
-        score=score,
-        text=text,
-        document_title=title if title is not None else f"Document {number}",
-        document_url=f"https://docs.example/{number}",
-        heading=None,
-    )
 
 
 def cited_sentences(text: str) -> list[tuple[str, int]]:
