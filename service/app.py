@@ -76,7 +76,7 @@ async def open_state(
                 timeout=settings.provider_timeout,
             )
             stack.push_async_callback(llm.aclose)
-        lexical = Lexical(language=settings.bm25_language, avg_len=settings.bm25_avg_len)
+        lexical = Lexical.configured(settings)
         vectors = open_vectors(settings, lexical, dense)
         stack.push_async_callback(vectors.close)
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import fcntl
 import os
 import shutil
@@ -44,6 +43,7 @@ from .vectors import (
     LayoutMismatch,
     VectorStore,
     dense_size,
+    generation_stamp,
     readable_owners,
     stored_pair,
 )
@@ -132,6 +132,8 @@ class EdgeVectorStore:
         return self.root / self._collection / generation
 
     async def open(self, *, check_layout: bool = True) -> None:
+        if self._shard is not None:  # every engine call comes here: no lock once open
+            return
         async with self._opening:
             if self._shard is not None:
                 return
@@ -152,13 +154,13 @@ class EdgeVectorStore:
                 (self.root / self._collection / f"{self._generation}.json").read_bytes(),
                 type=Layout,
             )
-            if check_layout and not found.matches(self.layout):
+            if check_layout and found != self.layout:
                 raise LayoutMismatch(self._collection, found, self.layout)
             path = str(self._shard_dir(self._generation))
             self._shard = await self._engine.run(lambda: qe.EdgeShard.load(path))
             return
         fresh = self._generation is None
-        self._generation = self._generation or _new_generation()
+        self._generation = self._generation or generation_stamp()
         await self._create()
         if fresh:  # the first generation of this collection becomes the current one
             _write_atomically(self._current_file, self._generation)
@@ -166,13 +168,9 @@ class EdgeVectorStore:
     async def _create(self) -> None:
         assert self._engine is not None
         assert self._generation is not None
-        layout = self.layout
         vectors: dict[str, qe.EdgeVectorParams] = {}
         if self.dense is not None:
             size = await dense_size(self.dense)
-            layout = Layout(
-                sparse_model=layout.sparse_model, dense_model=self.dense.model, dense_size=size
-            )
             vectors[DENSE] = qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine)
         config = qe.EdgeConfig(
             vectors=vectors,
@@ -180,7 +178,7 @@ class EdgeVectorStore:
         )
         path = self._shard_dir(self._generation)
         path.parent.mkdir(parents=True, exist_ok=True)
-        (path.parent / f"{self._generation}.json").write_bytes(msgspec.json.encode(layout))
+        (path.parent / f"{self._generation}.json").write_bytes(msgspec.json.encode(self.layout))
 
         def create() -> qe.EdgeShard:
             shard = qe.EdgeShard.create(str(path), config)
@@ -191,7 +189,6 @@ class EdgeVectorStore:
             return shard
 
         self._shard = await self._engine.run(create)
-        self.layout = layout
 
     async def _call(self, work: Callable[[qe.EdgeShard], T]) -> T:
         await self.open()
@@ -275,7 +272,7 @@ class EdgeVectorStore:
             self._collection,
             layout=self.layout,
             dense=self.dense,
-            generation=_new_generation(),
+            generation=generation_stamp(),
             engine=self._engine,
         )
         await generation.open()
@@ -288,11 +285,7 @@ class EdgeVectorStore:
         await generation._call(lambda shard: shard.flush())
         old_generation, old_shard = self._generation, self._shard
         _write_atomically(self._current_file, generation._generation)
-        self._generation, self._shard, self.layout = (
-            generation._generation,
-            generation._shard,
-            generation.layout,
-        )
+        self._generation, self._shard = generation._generation, generation._shard
         generation._shard = None  # now this store's
         if old_shard is not None and self._engine is not None:
             await self._engine.run(old_shard.close)
@@ -356,11 +349,6 @@ def _document_filter(document_id: uuid.UUID) -> qe.Filter:
 
 def _uuid(point_id: object) -> uuid.UUID:
     return point_id if isinstance(point_id, uuid.UUID) else uuid.UUID(str(point_id))
-
-
-def _new_generation() -> str:
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -60,19 +60,24 @@ async def _check_public(host: str, port: int) -> None:
             )
 
 
+async def _check_hop(url: str, allow_hosts: frozenset[str]) -> None:
+    """FetchError unless ``url`` may be requested: http(s), and a host that is allow-listed
+    or resolves only to public addresses (Unresolved when it does not resolve)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"not an http(s) URL: {url}")
+    if not _allowed(parts.hostname, allow_hosts):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        await _check_public(parts.hostname, port)
+
+
 async def check_url(url: str, *, allow_hosts: frozenset[str], timeout_seconds: float) -> None:
     """FetchError now when fetching ``url`` is sure to be refused: not http(s), or a host
     that resolves to a non-public address. A host that does not resolve (yet) passes: the
     fetch tries again and records the error if it still fails."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"not an http(s) URL: {url}")
-    if _allowed(parts.hostname, allow_hosts):
-        return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         async with asyncio.timeout(timeout_seconds):
-            await _check_public(parts.hostname, port)
+            await _check_hop(url, allow_hosts)
     except (TimeoutError, Unresolved):
         return
 
@@ -83,12 +88,7 @@ async def fetch_url(
     """GET the URL (following up to 5 redirects), or FetchError saying why not."""
     async with httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise FetchError(f"not an http(s) URL: {url}")
-            if not _allowed(parts.hostname, allow_hosts):
-                port = parts.port or (443 if parts.scheme == "https" else 80)
-                await _check_public(parts.hostname, port)
+            await _check_hop(url, allow_hosts)
             try:
                 async with asyncio.timeout(timeout_seconds), client.stream("GET", url) as response:
                     if response.is_redirect and "location" in response.headers:

@@ -12,7 +12,6 @@ it to exercise this adapter; production uses a server.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +33,7 @@ from .vectors import (
     LayoutMismatch,
     VectorStore,
     dense_size,
+    generation_stamp,
     readable_owners,
     stored_pair,
 )
@@ -89,7 +89,7 @@ class ServerVectorStore:
             if await self.client.collection_exists(self._target):
                 if check_layout:
                     found = await self._stored_layout(self._target)
-                    if not found.matches(self.layout):
+                    if found != self.layout:
                         raise LayoutMismatch(self._collection, found, self.layout)
             elif self._target == self._collection:  # none yet: its first generation
                 generation = _generation_name(self._collection)
@@ -106,31 +106,25 @@ class ServerVectorStore:
             return msgspec.convert(stored, Layout)
         # Made before layouts were recorded (by the hand-written encoder this replaced).
         vectors = info.config.params.vectors
-        params = vectors.get(DENSE) if isinstance(vectors, dict) else None
+        dense = isinstance(vectors, dict) and DENSE in vectors
         return Layout(
             sparse_model="unknown (made before layouts were recorded)",
-            dense_model=None if params is None else "unknown",
-            dense_size=None if params is None else params.size,
+            dense_model="unknown" if dense else None,
         )
 
     async def _create(self, name: str) -> None:
-        layout = self.layout
         vectors: dict[str, qm.VectorParams] = {}
         if self.dense is not None:
             size = await dense_size(self.dense)
-            layout = Layout(
-                sparse_model=layout.sparse_model, dense_model=self.dense.model, dense_size=size
-            )
             vectors[DENSE] = qm.VectorParams(size=size, distance=qm.Distance.COSINE)
         await self.client.create_collection(
             name,
             vectors_config=vectors,
             sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-            metadata={_LAYOUT_KEY: msgspec.to_builtins(layout)},
+            metadata={_LAYOUT_KEY: msgspec.to_builtins(self.layout)},
         )
         for field in INDEXED_FIELDS if self._payload_indexes else ():
             await self.client.create_payload_index(name, field, qm.PayloadSchemaType.KEYWORD)
-        self.layout = layout
 
     async def _point_alias(self, generation: str, *, previous: str | None) -> None:
         operations: list[Any] = []
@@ -252,7 +246,6 @@ class ServerVectorStore:
         await self._point_alias(generation._target, previous=previous)
         if previous is not None and previous != generation._target:
             await self.client.delete_collection(previous)
-        self.layout = generation.layout
         self._opened = True
 
     async def discard(self, generation: VectorStore) -> None:
@@ -281,5 +274,4 @@ def _document_filter(document_id: uuid.UUID) -> qm.Filter:
 
 
 def _generation_name(collection: str) -> str:
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{collection}-{stamp}-{uuid.uuid4().hex[:6]}"
+    return f"{collection}-{generation_stamp()}"

@@ -21,6 +21,8 @@ import msgspec
 from qdrant_edge import Bm25, Bm25Config
 from qdrant_edge import SparseVector as EngineVector
 
+from ..settings import Settings
+
 __all__ = ["Lexical", "SparseVector"]
 
 FAMILY = "qdrant-bm25"  # vectors from qdrant_edge.Bm25
@@ -40,12 +42,17 @@ class Lexical:
     assumes; it should be near the corpus's real average chunk length (see the README).
     """
 
-    def __init__(self, *, language: str = "english", avg_len: float = 100.0) -> None:
+    def __init__(self, *, language: str, avg_len: float) -> None:
         self._model = Bm25(Bm25Config(language=language, avg_len=avg_len))
         self.name = f"{FAMILY}-{language}-avg{avg_len:g}"
         # The extractive answer asks for the terms of the same passage sentences again and
         # again (popular passages): remember them.
         self.terms = functools.lru_cache(maxsize=16_384)(self._terms)
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Lexical:
+        """The model BM25_LANGUAGE and BM25_AVG_LEN ask for."""
+        return cls(language=settings.bm25_language, avg_len=settings.bm25_avg_len)
 
     def document(self, text: str) -> SparseVector:
         """BM25 term-frequency weights (k=1.2, b=0.75) of the text's terms."""

@@ -15,6 +15,7 @@ which builds a new generation of the collection and switches to it when complete
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -57,19 +58,17 @@ class Hit(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Layout(msgspec.Struct, frozen=True, kw_only=True):
-    """What a collection's vectors are: which sparse model, and which dense one (and size)."""
+    """What a collection's vectors are: which sparse model, and which dense one if any.
+
+    Vectors built under one layout serve only settings that ask for an equal one.
+    """
 
     sparse_model: str
     dense_model: str | None = None
-    dense_size: int | None = None
 
     def describe(self) -> str:
         dense = "no dense vectors" if self.dense_model is None else f"dense {self.dense_model}"
         return f"{self.sparse_model}, {dense}"
-
-    def matches(self, wanted: Layout) -> bool:
-        """Whether vectors built as ``self`` serve settings that want ``wanted``."""
-        return (self.sparse_model, self.dense_model) == (wanted.sparse_model, wanted.dense_model)
 
 
 class LayoutMismatch(Exception):
@@ -102,6 +101,12 @@ def stored_pair(vectors: object) -> tuple[SparseVector, list[float] | None]:
         ),
         [float(x) for x in dense] if isinstance(dense, list) else None,
     )
+
+
+def generation_stamp() -> str:
+    """A new generation's name: its creation time, then a random tail."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def readable_owners(user_id: uuid.UUID | None) -> list[str]:

@@ -153,8 +153,7 @@ async def _grow_copy(engine: Path, copy: Path, chunks: int) -> None:
     """A copy of the ingested engine with ``chunks`` more points (sample corpus texts, half
     of them shared, so they compete with the real chunks in every search)."""
     shutil.copytree(engine, copy)
-    defaults = Settings()  # the served app's BM25 configuration
-    lexical = Lexical(language=defaults.bm25_language, avg_len=defaults.bm25_avg_len)
+    lexical = Lexical.configured(Settings())  # as the served app has it
     store = EdgeVectorStore(copy, "chunks", layout=Layout(sparse_model=lexical.name))
     await store.open()
     try:

@@ -162,7 +162,7 @@ def synthetic_points(lexical: Lexical, texts: list[str], count: int, seed: int) 
 async def _latency(
     root: Path, texts: list[str], sizes: tuple[int, ...], seconds: float, warmup: float
 ) -> str:
-    lexical = Lexical()
+    lexical = Lexical.configured(Settings())
     layout = Layout(sparse_model=lexical.name)
     questions = [q.question for q in cli.load_questions(QUESTIONS)]
     query_vectors = [lexical.query(q) for q in questions]

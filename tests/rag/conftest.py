@@ -224,7 +224,7 @@ def minimal_pdf(*page_texts: str, title: str | None = None) -> bytes:
 
 # --- passages for answer tests ------------------------------------------------------------
 
-LEXICAL = Lexical()
+LEXICAL = Lexical.configured(Settings())
 
 REFUNDS = (
     "Our office is in Berlin. Annual plans can be refunded within 30 days of purchase. "

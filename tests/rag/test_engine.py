@@ -29,7 +29,7 @@ from tests.service.conftest import sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 OTTERS = "Sea otters hold hands while they sleep so that they do not drift apart."
-LEXICAL = Lexical()
+LEXICAL = Lexical.configured(Settings())
 LAYOUT = Layout(sparse_model=LEXICAL.name)
 COMMAND_TIMEOUT = 120  # seconds: a bound on a command-line run, not a performance target
 
@@ -172,7 +172,7 @@ def test_reindex_rebuilds_every_document_under_the_new_settings_and_switches_to_
         "SELECT embedding_model FROM documents WHERE id = %s", (created["id"],)
     ).fetchone()
     postgresql.commit()
-    assert model == (Lexical(avg_len=42.0).name,)
+    assert model == (Lexical.configured(changed).name,)
     assert not old_generations & set((tmp_path / "engine" / "chunks").iterdir())
     assert asyncio.run(cli.reindex(changed, if_stale=True)) == 0  # nothing left to do
     with TestClient(create_app(changed), raise_server_exceptions=False) as client:
@@ -232,7 +232,7 @@ def test_opening_a_collection_built_with_other_vectors_is_a_layout_mismatch(
         built = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
         await built.open()
         await built.close()
-        other = Layout(sparse_model=Lexical(avg_len=42.0).name)
+        other = Layout(sparse_model=Lexical(language="english", avg_len=42.0).name)
         reopened = EdgeVectorStore(tmp_path, "chunks", layout=other)
         with pytest.raises(LayoutMismatch, match="run `python -m service reindex`"):
             await reopened.open()
