@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
+from qdrant_client import models as qm
 from starlette.testclient import TestClient
 
 from service import cli
@@ -238,5 +240,74 @@ def test_opening_a_collection_built_with_other_vectors_is_a_layout_mismatch(
             await reopened.open()
         await reopened.open(check_layout=False)  # reindex opens it anyway, to replace it
         await reopened.close()
+
+    asyncio.run(scenario())
+
+
+# --- engine work stays off the event loop ----------------------------------------------------
+
+
+class _RecordingShard:
+    """Stands in front of a real shard, noting the thread and size of each call."""
+
+    def __init__(self, shard: Any) -> None:
+        self.shard = shard
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.shard, name)
+
+        def call(*args: Any) -> Any:
+            self.calls.append((name, threading.current_thread().name))
+            return method(*args)
+
+        return call
+
+
+def test_engine_calls_run_on_the_engine_thread_in_bounded_batches(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
+        await store.open()
+        recording = _RecordingShard(store._shard)
+        store._shard = recording  # type: ignore[assignment]
+        try:
+            await store.upsert([point(f"Otter number {n} floats on kelp.") for n in range(300)])
+            await texts_found(store, "otter kelp")
+            await store.delete_document(uuid.uuid4())
+        finally:
+            store._shard = recording.shard
+            await store.close()
+
+        loop_thread = threading.current_thread().name
+        assert [name for name, _ in recording.calls] == ["update"] * 3 + ["query", "update"]
+        assert all(thread.startswith("qdrant-edge") for _, thread in recording.calls)
+        assert all(thread != loop_thread for _, thread in recording.calls)
+
+    asyncio.run(scenario())
+
+
+def test_a_server_collection_made_before_aliases_is_reported_then_replaced_by_reindex() -> None:
+    async def scenario() -> None:
+        client = open_client(":memory:", None)
+        await client.create_collection(
+            "chunks",
+            sparse_vectors_config={"text": qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+        )
+        store = ServerVectorStore(client, "chunks", layout=LAYOUT)
+        with pytest.raises(LayoutMismatch, match="made before layouts were recorded"):
+            await store.open()
+        await store.open(check_layout=False)
+        generation = await store.begin_generation()
+        await generation.upsert([point("New otters crack shells on rocks.")])
+        await store.switch_to(generation)
+
+        aliases = (await client.get_aliases()).aliases
+        assert [(a.alias_name, a.collection_name.startswith("chunks-")) for a in aliases] == [
+            ("chunks", True)
+        ]
+        assert await texts_found(store, "otters") == ["New otters crack shells on rocks."]
+        reopened = ServerVectorStore(client, "chunks", layout=LAYOUT, owns_client=False)
+        await reopened.open()  # the new generation carries its layout
+        await store.close()
 
     asyncio.run(scenario())
