@@ -18,15 +18,11 @@ __all__ = [
     "COPY_DOCUMENT_CHUNKS",
     "DELETE_DOCUMENT_CHUNKS_FOR_WORKER",
     "LIST_CHUNKS_BY_POINT_IDS",
-    "LIST_CHUNK_POINT_IDS",
-    "LIST_CHUNK_POINT_IDS_FOR_WORKER",
     "LIST_DOCUMENT_CHUNKS",
     "CopyDocumentChunksParams",
     "ListChunksByPointIdsRow",
     "copy_document_chunks",
     "delete_document_chunks_for_worker",
-    "list_chunk_point_ids",
-    "list_chunk_point_ids_for_worker",
     "list_chunks_by_point_ids",
     "list_document_chunks",
 ]
@@ -83,66 +79,17 @@ async def delete_document_chunks_for_worker(conn: Executor, *, document_id: uuid
     return int(status.rpartition(" ")[2])
 
 
-LIST_CHUNK_POINT_IDS: Final[str] = """\
--- name: ListChunkPointIds :many
-SELECT point_id FROM document_chunks
-WHERE document_id = $1
-  AND owner_id = $2::uuid
-ORDER BY chunk_index
-"""
-
-
-async def list_chunk_point_ids(
-    conn: Executor,
-    *,
-    document_id: uuid.UUID,
-    user_id: uuid.UUID,
-) -> list[uuid.UUID]:
-    """Lists the Qdrant point ids of one of the user's own documents (to delete its vectors)."""
-    rows = await conn.fetch(LIST_CHUNK_POINT_IDS, document_id, user_id)
-    return [row[0] for row in rows]
-
-
-LIST_CHUNK_POINT_IDS_FOR_WORKER: Final[str] = """\
--- name: ListChunkPointIdsForWorker :many
-SELECT point_id FROM document_chunks
-WHERE document_id = $1
-ORDER BY chunk_index
-"""
-
-
-async def list_chunk_point_ids_for_worker(
-    conn: Executor,
-    *,
-    document_id: uuid.UUID,
-) -> list[uuid.UUID]:
-    """Lists the Qdrant point ids of any document (cleanup before re-ingestion)."""
-    rows = await conn.fetch(LIST_CHUNK_POINT_IDS_FOR_WORKER, document_id)
-    return [row[0] for row in rows]
-
-
 LIST_CHUNKS_BY_POINT_IDS: Final[str] = """\
 -- name: ListChunksByPointIds :many
-SELECT c.id, c.document_id, c.chunk_index, c.point_id, c.content, c.char_start, c.char_end,
-       d.title, d.source_url, d.filename
-FROM document_chunks AS c
-JOIN documents AS d ON d.id = c.document_id
-WHERE c.point_id = ANY($1::uuid[])
-  AND (c.owner_id = $2::uuid OR c.owner_id IS NULL)
+SELECT id, point_id FROM document_chunks
+WHERE point_id = ANY($1::uuid[])
+  AND (owner_id = $2::uuid OR owner_id IS NULL)
 """
 
 
 class ListChunksByPointIdsRow(msgspec.Struct, frozen=True):
     id: uuid.UUID
-    document_id: uuid.UUID
-    chunk_index: int
     point_id: uuid.UUID
-    content: str
-    char_start: int | None
-    char_end: int | None
-    title: str | None
-    source_url: str | None
-    filename: str | None
 
 
 async def list_chunks_by_point_ids(
@@ -151,7 +98,7 @@ async def list_chunks_by_point_ids(
     point_ids: list[uuid.UUID],
     user_id: uuid.UUID,
 ) -> list[ListChunksByPointIdsRow]:
-    """Resolves Qdrant search hits to the chunks and documents the user may read."""
+    """Resolves Qdrant search hits to the chunks the user may read (a hit without a row is stale)."""
     rows = await conn.fetch(LIST_CHUNKS_BY_POINT_IDS, point_ids, user_id)
     return [ListChunksByPointIdsRow(*row) for row in rows]
 

@@ -15,18 +15,12 @@ from .db import Executor
 __all__ = [
     "AUTHENTICATE_CREDENTIAL",
     "CREATE_CREDENTIAL",
-    "LIST_CREDENTIALS",
     "PURGE_EXPIRED_CREDENTIALS_RETENTION",
     "REVOKE_CREDENTIAL",
-    "REVOKE_CREDENTIAL_BY_HASH",
-    "REVOKE_USER_CREDENTIALS",
     "authenticate_credential",
     "create_credential",
-    "list_credentials",
     "purge_expired_credentials_retention",
     "revoke_credential",
-    "revoke_credential_by_hash",
-    "revoke_user_credentials",
 ]
 
 
@@ -84,20 +78,6 @@ async def create_credential(
     return models.UserCredential(*row)
 
 
-LIST_CREDENTIALS: Final[str] = """\
--- name: ListCredentials :many
-SELECT id, user_id, token_hash, kind, label, created_at, expires_at, revoked_at, last_used_at FROM user_credentials
-WHERE user_id = $1
-ORDER BY created_at DESC
-"""
-
-
-async def list_credentials(conn: Executor, *, user_id: uuid.UUID) -> list[models.UserCredential]:
-    """Lists a user's credentials, newest first."""
-    rows = await conn.fetch(LIST_CREDENTIALS, user_id)
-    return [models.UserCredential(*row) for row in rows]
-
-
 PURGE_EXPIRED_CREDENTIALS_RETENTION: Final[str] = """\
 -- name: PurgeExpiredCredentialsRetention :execrows
 DELETE FROM user_credentials
@@ -124,40 +104,4 @@ WHERE id = $1
 async def revoke_credential(conn: Executor, *, credential_id: uuid.UUID, user_id: uuid.UUID) -> int:
     """Revokes one of a user's credentials."""
     status = await conn.execute(REVOKE_CREDENTIAL, credential_id, user_id)
-    return int(status.rpartition(" ")[2])
-
-
-REVOKE_CREDENTIAL_BY_HASH: Final[str] = """\
--- name: RevokeCredentialByHash :execrows
-UPDATE user_credentials
-SET revoked_at = now()
-WHERE token_hash = $1
-  AND user_id = $2
-  AND revoked_at IS NULL
-"""
-
-
-async def revoke_credential_by_hash(
-    conn: Executor,
-    *,
-    token_hash: bytes,
-    user_id: uuid.UUID,
-) -> int:
-    """Revokes the credential with this token hash (logout)."""
-    status = await conn.execute(REVOKE_CREDENTIAL_BY_HASH, token_hash, user_id)
-    return int(status.rpartition(" ")[2])
-
-
-REVOKE_USER_CREDENTIALS: Final[str] = """\
--- name: RevokeUserCredentials :execrows
-UPDATE user_credentials
-SET revoked_at = now()
-WHERE user_id = $1
-  AND revoked_at IS NULL
-"""
-
-
-async def revoke_user_credentials(conn: Executor, *, user_id: uuid.UUID) -> int:
-    """Revokes every credential of a user."""
-    status = await conn.execute(REVOKE_USER_CREDENTIALS, user_id)
     return int(status.rpartition(" ")[2])

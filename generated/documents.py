@@ -182,17 +182,26 @@ async def create_document_source(
 
 
 DELETE_DOCUMENT: Final[str] = """\
--- name: DeleteDocument :execrows
+-- name: DeleteDocument :one
 DELETE FROM documents
 WHERE id = $1
   AND owner_id = $2::uuid
+RETURNING chunk_count
 """
 
 
-async def delete_document(conn: Executor, *, document_id: uuid.UUID, user_id: uuid.UUID) -> int:
-    """Deletes one of the user's own documents with its chunks (citations keep their snapshot)."""
-    status = await conn.execute(DELETE_DOCUMENT, document_id, user_id)
-    return int(status.rpartition(" ")[2])
+async def delete_document(
+    conn: Executor,
+    *,
+    document_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> int | None:
+    """Deletes one of the user's own documents with its chunks (citations keep their snapshot); returns its chunk count, nothing when it is not the user's."""
+    row = await conn.fetchrow(DELETE_DOCUMENT, document_id, user_id)
+    if row is None:
+        return None
+    value: int = row[0]
+    return value
 
 
 FAIL_ABANDONED_DOCUMENTS_FOR_WORKER: Final[str] = """\

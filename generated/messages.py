@@ -17,37 +17,31 @@ from .db import Executor, JsonInput
 
 __all__ = [
     "APPEND_CHAT_TURN",
-    "APPEND_MESSAGE",
     "COMPLETE_ASSISTANT_MESSAGE",
     "COPY_MESSAGES",
-    "COUNT_SESSION_MESSAGES",
     "FAIL_ASSISTANT_MESSAGE",
     "GET_MESSAGE",
     "GET_MESSAGES_BY_CLIENT_ID",
-    "GET_MESSAGE_BY_CLIENT_ID",
     "LIST_LAST_MESSAGES",
-    "LIST_MESSAGES_AFTER",
-    "AppendMessageParams",
+    "LIST_RECENT_MESSAGES",
     "CompleteAssistantMessageParams",
     "CopyMessagesParams",
     "append_chat_turn",
-    "append_message",
     "complete_assistant_message",
     "copy_messages",
-    "count_session_messages",
     "fail_assistant_message",
     "get_message",
-    "get_message_by_client_id",
     "get_messages_by_client_id",
     "list_last_messages",
-    "list_messages_after",
+    "list_recent_messages",
 ]
 
 
 APPEND_CHAT_TURN: Final[str] = """\
 -- name: AppendChatTurn :many
 WITH session AS (
-    -- Queues concurrent appends to one session, as in AppendMessage.
+    -- The lock queues concurrent appends to one session; each then reads the last_seq
+    -- the one before it committed.
     SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
     FROM chat_sessions
     WHERE chat_sessions.id = $1
@@ -103,75 +97,6 @@ async def append_chat_turn(
         client_message_id,
     )
     return [models.ChatMessage(*row) for row in rows]
-
-
-APPEND_MESSAGE: Final[str] = """\
--- name: AppendMessage :one
-WITH session AS (
-    -- The lock queues concurrent appends to one session; each then reads the last_seq
-    -- the one before it committed.
-    SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
-    FROM chat_sessions
-    WHERE chat_sessions.id = $1
-      AND chat_sessions.user_id = $2
-    FOR UPDATE
-), message AS (
-    INSERT INTO chat_messages (
-        session_id, user_id, seq, role, status, content, sources, confidence, token_count,
-        metadata, client_message_id, reply_to_id
-    )
-    SELECT session.id, session.user_id, session.last_seq + 1, $3::text, $4::text,
-           $5::text, $6::jsonb, $7::double precision,
-           $8::integer, $9::jsonb, $10::text,
-           $11::uuid
-    FROM session
-    ON CONFLICT (session_id, client_message_id) DO NOTHING
-    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
-), bumped AS (
-    -- Only a stored message advances the counter: a replayed retry leaves no gap.
-    UPDATE chat_sessions
-    SET last_seq = message.seq,
-        last_activity_at = now()
-    FROM message
-    WHERE chat_sessions.id = message.session_id
-)
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM message
-"""
-
-
-class AppendMessageParams(msgspec.Struct, frozen=True, kw_only=True):
-    session_id: uuid.UUID
-    user_id: uuid.UUID
-    role: str
-    status_: str
-    content: str
-    sources: JsonInput
-    metadata: JsonInput
-    confidence: float | None = None
-    token_count: int | None = None
-    client_message_id: str | None = None
-    reply_to_id: uuid.UUID | None = None
-
-
-async def append_message(conn: Executor, params: AppendMessageParams) -> models.ChatMessage | None:
-    """Appends a message at the session's next sequence number and bumps its activity, in one statement; returns nothing when the session is not the user's or client_message_id was already used (then read it with GetMessageByClientId)."""
-    row = await conn.fetchrow(
-        APPEND_MESSAGE,
-        params.session_id,
-        params.user_id,
-        params.role,
-        params.status_,
-        params.content,
-        params.sources,
-        params.confidence,
-        params.token_count,
-        params.metadata,
-        params.client_message_id,
-        params.reply_to_id,
-    )
-    if row is None:
-        return None
-    return models.ChatMessage(*row)
 
 
 COMPLETE_ASSISTANT_MESSAGE: Final[str] = """\
@@ -267,28 +192,6 @@ async def copy_messages(conn: Executor, records: Iterable[CopyMessagesParams]) -
     return int(status.rpartition(" ")[2])
 
 
-COUNT_SESSION_MESSAGES: Final[str] = """\
--- name: CountSessionMessages :one
-SELECT count(*) FROM chat_messages
-WHERE session_id = $1
-  AND user_id = $2
-"""
-
-
-async def count_session_messages(
-    conn: Executor,
-    *,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
-) -> int | None:
-    """Counts the messages of one of a user's sessions."""
-    row = await conn.fetchrow(COUNT_SESSION_MESSAGES, session_id, user_id)
-    if row is None:
-        return None
-    value: int = row[0]
-    return value
-
-
 FAIL_ASSISTANT_MESSAGE: Final[str] = """\
 -- name: FailAssistantMessage :one
 UPDATE chat_messages
@@ -331,29 +234,6 @@ async def get_message(
 ) -> models.ChatMessage | None:
     """Returns one of a user's messages."""
     row = await conn.fetchrow(GET_MESSAGE, message_id, user_id)
-    if row is None:
-        return None
-    return models.ChatMessage(*row)
-
-
-GET_MESSAGE_BY_CLIENT_ID: Final[str] = """\
--- name: GetMessageByClientId :one
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
-WHERE session_id = $1
-  AND user_id = $2
-  AND client_message_id = $3::text
-"""
-
-
-async def get_message_by_client_id(
-    conn: Executor,
-    *,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
-    client_message_id: str,
-) -> models.ChatMessage | None:
-    """Returns the message a client created with this idempotency key."""
-    row = await conn.fetchrow(GET_MESSAGE_BY_CLIENT_ID, session_id, user_id, client_message_id)
     if row is None:
         return None
     return models.ChatMessage(*row)
@@ -415,25 +295,23 @@ async def list_last_messages(
     return [models.ChatMessage(*row) for row in rows]
 
 
-LIST_MESSAGES_AFTER: Final[str] = """\
--- name: ListMessagesAfter :many
+LIST_RECENT_MESSAGES: Final[str] = """\
+-- name: ListRecentMessages :many
 SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
-WHERE session_id = $1
-  AND user_id = $2
-  AND seq > $3
-ORDER BY seq
-LIMIT $4
+WHERE chat_messages.session_id = $1
+  AND chat_messages.user_id = $2
+ORDER BY chat_messages.seq DESC
+LIMIT $3
 """
 
 
-async def list_messages_after(
+async def list_recent_messages(
     conn: Executor,
     *,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
-    after_seq: int,
     limit: int,
 ) -> list[models.ChatMessage]:
-    """Lists the messages of a session after a sequence number, oldest first."""
-    rows = await conn.fetch(LIST_MESSAGES_AFTER, session_id, user_id, after_seq, limit)
+    """Lists the last messages of a session, newest first, without recording a read: the context an answer is generated with."""
+    rows = await conn.fetch(LIST_RECENT_MESSAGES, session_id, user_id, limit)
     return [models.ChatMessage(*row) for row in rows]

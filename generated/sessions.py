@@ -17,7 +17,6 @@ from .db import Executor, JsonInput
 
 __all__ = [
     "COPY_SESSIONS",
-    "COUNT_SESSIONS",
     "CREATE_SESSION",
     "DELETE_SESSION",
     "ENSURE_SESSION",
@@ -30,7 +29,6 @@ __all__ = [
     "ListExpiredSessionsRetentionRow",
     "PurgeExpiredSessionsRetentionRow",
     "copy_sessions",
-    "count_sessions",
     "create_session",
     "delete_session",
     "ensure_session",
@@ -67,22 +65,6 @@ async def copy_sessions(conn: Executor, records: Iterable[CopySessionsParams]) -
         schema_name="public",
     )
     return int(status.rpartition(" ")[2])
-
-
-COUNT_SESSIONS: Final[str] = """\
--- name: CountSessions :one
-SELECT count(*) FROM chat_sessions
-WHERE user_id = $1
-"""
-
-
-async def count_sessions(conn: Executor, *, user_id: uuid.UUID) -> int | None:
-    """Counts a user's sessions."""
-    row = await conn.fetchrow(COUNT_SESSIONS, user_id)
-    if row is None:
-        return None
-    value: int = row[0]
-    return value
 
 
 CREATE_SESSION: Final[str] = """\

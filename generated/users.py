@@ -19,14 +19,12 @@ __all__ = [
     "CREATE_USER",
     "DELETE_USER",
     "GET_USER",
-    "UPDATE_USER",
     "CopyUsersParams",
     "copy_users",
     "create_anonymous_user",
     "create_user",
     "delete_user",
     "get_user",
-    "update_user",
 ]
 
 
@@ -115,31 +113,6 @@ WHERE id = $1
 async def get_user(conn: Executor, *, user_id: uuid.UUID) -> models.User | None:
     """Returns the user with this id."""
     row = await conn.fetchrow(GET_USER, user_id)
-    if row is None:
-        return None
-    return models.User(*row)
-
-
-UPDATE_USER: Final[str] = """\
--- name: UpdateUser :one
-UPDATE users
-SET name = coalesce($1, name),
-    email = coalesce($2, email),
-    is_anonymous = is_anonymous AND $2::text IS NULL
-WHERE id = $3
-RETURNING id, email, name, is_anonymous, created_at, updated_at
-"""
-
-
-async def update_user(
-    conn: Executor,
-    *,
-    user_id: uuid.UUID,
-    name: str | None = None,
-    email: str | None = None,
-) -> models.User | None:
-    """Sets the name and/or email of a user (NULL keeps the current value); setting an email makes an anonymous user registered."""
-    row = await conn.fetchrow(UPDATE_USER, name, email, user_id)
     if row is None:
         return None
     return models.User(*row)

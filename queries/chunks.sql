@@ -12,27 +12,11 @@ WHERE document_id = @document_id
   AND (owner_id = @user_id::uuid OR owner_id IS NULL)
 ORDER BY chunk_index;
 
--- name: ListChunkPointIds :many
--- Lists the Qdrant point ids of one of the user's own documents (to delete its vectors).
-SELECT point_id FROM document_chunks
-WHERE document_id = @document_id
-  AND owner_id = @user_id::uuid
-ORDER BY chunk_index;
-
 -- name: ListChunksByPointIds :many
--- Resolves Qdrant search hits to the chunks and documents the user may read.
-SELECT c.id, c.document_id, c.chunk_index, c.point_id, c.content, c.char_start, c.char_end,
-       d.title, d.source_url, d.filename
-FROM document_chunks AS c
-JOIN documents AS d ON d.id = c.document_id
-WHERE c.point_id = ANY(@point_ids::uuid[])
-  AND (c.owner_id = @user_id::uuid OR c.owner_id IS NULL);
-
--- name: ListChunkPointIdsForWorker :many
--- Lists the Qdrant point ids of any document (cleanup before re-ingestion).
-SELECT point_id FROM document_chunks
-WHERE document_id = @document_id
-ORDER BY chunk_index;
+-- Resolves Qdrant search hits to the chunks the user may read (a hit without a row is stale).
+SELECT id, point_id FROM document_chunks
+WHERE point_id = ANY(@point_ids::uuid[])
+  AND (owner_id = @user_id::uuid OR owner_id IS NULL);
 
 -- name: DeleteDocumentChunksForWorker :execrows
 -- Deletes the chunks of a document before it is ingested again.

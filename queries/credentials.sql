@@ -20,33 +20,12 @@ WITH found AS (
 )
 SELECT * FROM found;
 
--- name: ListCredentials :many
--- Lists a user's credentials, newest first.
-SELECT * FROM user_credentials
-WHERE user_id = @user_id
-ORDER BY created_at DESC;
-
 -- name: RevokeCredential :execrows
 -- Revokes one of a user's credentials.
 UPDATE user_credentials
 SET revoked_at = now()
 WHERE id = @credential_id
   AND user_id = @user_id
-  AND revoked_at IS NULL;
-
--- name: RevokeCredentialByHash :execrows
--- Revokes the credential with this token hash (logout).
-UPDATE user_credentials
-SET revoked_at = now()
-WHERE token_hash = @token_hash
-  AND user_id = @user_id
-  AND revoked_at IS NULL;
-
--- name: RevokeUserCredentials :execrows
--- Revokes every credential of a user.
-UPDATE user_credentials
-SET revoked_at = now()
-WHERE user_id = @user_id
   AND revoked_at IS NULL;
 
 -- name: PurgeExpiredCredentialsRetention :execrows

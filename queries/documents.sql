@@ -50,11 +50,12 @@ WHERE owner_id IS NULL
 ORDER BY created_at DESC, id DESC
 LIMIT sqlc.arg('limit');
 
--- name: DeleteDocument :execrows
--- Deletes one of the user's own documents with its chunks (citations keep their snapshot).
+-- name: DeleteDocument :one
+-- Deletes one of the user's own documents with its chunks (citations keep their snapshot); returns its chunk count, nothing when it is not the user's.
 DELETE FROM documents
 WHERE id = @document_id
-  AND owner_id = @user_id::uuid;
+  AND owner_id = @user_id::uuid
+RETURNING chunk_count;
 
 -- name: ClaimDocumentForWorker :one
 -- Claims the oldest pending document, or one whose processing claim is older than stale_before, for ingestion by a worker.

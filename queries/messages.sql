@@ -1,39 +1,8 @@
--- name: AppendMessage :one
--- Appends a message at the session's next sequence number and bumps its activity, in one statement; returns nothing when the session is not the user's or client_message_id was already used (then read it with GetMessageByClientId).
-WITH session AS (
-    -- The lock queues concurrent appends to one session; each then reads the last_seq
-    -- the one before it committed.
-    SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
-    FROM chat_sessions
-    WHERE chat_sessions.id = @session_id
-      AND chat_sessions.user_id = @user_id
-    FOR UPDATE
-), message AS (
-    INSERT INTO chat_messages (
-        session_id, user_id, seq, role, status, content, sources, confidence, token_count,
-        metadata, client_message_id, reply_to_id
-    )
-    SELECT session.id, session.user_id, session.last_seq + 1, @role::text, @status::text,
-           @content::text, @sources::jsonb, sqlc.narg(confidence)::double precision,
-           sqlc.narg(token_count)::integer, @metadata::jsonb, sqlc.narg(client_message_id)::text,
-           sqlc.narg(reply_to_id)::uuid
-    FROM session
-    ON CONFLICT (session_id, client_message_id) DO NOTHING
-    RETURNING *
-), bumped AS (
-    -- Only a stored message advances the counter: a replayed retry leaves no gap.
-    UPDATE chat_sessions
-    SET last_seq = message.seq,
-        last_activity_at = now()
-    FROM message
-    WHERE chat_sessions.id = message.session_id
-)
-SELECT * FROM message;
-
 -- name: AppendChatTurn :many
 -- Appends a user message and its pending assistant reply (two sequence numbers) in one statement, naming an untitled session after it; returns both, user message first, or nothing when the session is not the user's or client_message_id was already used.
 WITH session AS (
-    -- Queues concurrent appends to one session, as in AppendMessage.
+    -- The lock queues concurrent appends to one session; each then reads the last_seq
+    -- the one before it committed.
     SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
     FROM chat_sessions
     WHERE chat_sessions.id = @session_id
@@ -117,13 +86,6 @@ SELECT * FROM chat_messages
 WHERE id = @message_id
   AND user_id = @user_id;
 
--- name: GetMessageByClientId :one
--- Returns the message a client created with this idempotency key.
-SELECT * FROM chat_messages
-WHERE session_id = @session_id
-  AND user_id = @user_id
-  AND client_message_id = @client_message_id::text;
-
 -- name: GetMessagesByClientId :many
 -- Returns the user message created with this idempotency key and the assistant reply to it, in order (replays a retried turn).
 SELECT reply.* FROM chat_messages AS original
@@ -151,20 +113,13 @@ WHERE chat_messages.session_id = @session_id
 ORDER BY chat_messages.seq DESC
 LIMIT sqlc.arg('limit');
 
--- name: ListMessagesAfter :many
--- Lists the messages of a session after a sequence number, oldest first.
+-- name: ListRecentMessages :many
+-- Lists the last messages of a session, newest first, without recording a read: the context an answer is generated with.
 SELECT * FROM chat_messages
-WHERE session_id = @session_id
-  AND user_id = @user_id
-  AND seq > @after_seq
-ORDER BY seq
+WHERE chat_messages.session_id = @session_id
+  AND chat_messages.user_id = @user_id
+ORDER BY chat_messages.seq DESC
 LIMIT sqlc.arg('limit');
-
--- name: CountSessionMessages :one
--- Counts the messages of one of a user's sessions.
-SELECT count(*) FROM chat_messages
-WHERE session_id = @session_id
-  AND user_id = @user_id;
 
 -- name: CopyMessages :copyfrom
 -- Bulk-imports complete messages with their sequence numbers (1, 2, ... per session).

@@ -27,11 +27,6 @@ WHERE user_id = @user_id
 ORDER BY last_activity_at DESC, id DESC
 LIMIT sqlc.arg('limit');
 
--- name: CountSessions :one
--- Counts a user's sessions.
-SELECT count(*) FROM chat_sessions
-WHERE user_id = @user_id;
-
 -- name: UpdateSession :one
 -- Renames a session and/or replaces its metadata (NULL keeps the current value).
 UPDATE chat_sessions

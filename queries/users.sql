@@ -15,15 +15,6 @@ RETURNING *;
 SELECT * FROM users
 WHERE id = @user_id;
 
--- name: UpdateUser :one
--- Sets the name and/or email of a user (NULL keeps the current value); setting an email makes an anonymous user registered.
-UPDATE users
-SET name = coalesce(sqlc.narg(name), name),
-    email = coalesce(sqlc.narg(email), email),
-    is_anonymous = is_anonymous AND sqlc.narg(email)::text IS NULL
-WHERE id = @user_id
-RETURNING *;
-
 -- name: DeleteUser :execrows
 -- Deletes a user and, by cascade, everything the user owns.
 DELETE FROM users

@@ -13,21 +13,24 @@ from typing import TypedDict
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from .answers import Answerer
 from .connections import open_pool, open_vectors
+from .domain import Answerer
 from .errors import exception_handlers
 from .identity import Identity, TokenIdentity
 from .middleware import BodyLimit, RequestContext
 from .openapi import openapi_document
-from .rag.answerer import RagAnswerer
 from .rag.edge import EngineBusy
-from .rag.ingest import Ingestor
 from .rag.providers import ChatCompletions, Embeddings
 from .rag.sparse import Lexical
 from .rag.vectors import LayoutMismatch, VectorStore
 from .routes import routes
 from .settings import Settings, load_settings
 from .store import Pool
+from .usecases.accounts import Accounts
+from .usecases.answering import RagAnswerer
+from .usecases.chat import ChatTurns
+from .usecases.documents import Documents
+from .usecases.ingestion import Ingestor
 
 __all__ = ["State", "create_app"]
 
@@ -41,8 +44,11 @@ class State(TypedDict):
     db: Pool
     vectors: VectorStore
     ingestor: Ingestor
-    identity: Identity
     answerer: Answerer
+    accounts: Accounts
+    turns: ChatTurns
+    documents: Documents
+    identity: Identity
 
 
 @asynccontextmanager
@@ -85,17 +91,20 @@ async def open_state(
             raise  # configuration errors: the service cannot serve retrieval as configured
         except Exception as error:  # a server not reachable yet: /ready reports it
             log.warning("vector store unavailable at startup: %s: %s", type(error).__name__, error)
+        ingestor = Ingestor(pool, vectors, settings, lexical=lexical, dense=dense)
+        if answerer is None:
+            answerer = RagAnswerer(pool, vectors, settings, lexical=lexical, dense=dense, llm=llm)
+        accounts = Accounts(pool, settings)
         yield State(
             settings=settings,
             db=pool,
             vectors=vectors,
-            ingestor=Ingestor(pool, vectors, settings, lexical=lexical, dense=dense),
-            identity=TokenIdentity(pool, settings),
-            answerer=(
-                RagAnswerer(pool, vectors, settings, lexical=lexical, dense=dense, llm=llm)
-                if answerer is None
-                else answerer
-            ),
+            ingestor=ingestor,
+            answerer=answerer,
+            accounts=accounts,
+            turns=ChatTurns(pool, accounts, answerer),
+            documents=Documents(pool, vectors, ingestor, settings),
+            identity=TokenIdentity(accounts, settings),
         )
 
 

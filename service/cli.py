@@ -23,16 +23,14 @@ from pathlib import Path
 
 import msgspec
 
-from generated import models
-
 from . import store
-from .answers import Question
 from .app import State, open_state
 from .connections import open_pool
+from .domain import Question
 from .rag.edge import EngineBusy
-from .rag.ingest import describe
 from .rag.vectors import LayoutMismatch, VectorStore
 from .settings import Settings
+from .usecases.ingestion import describe
 
 __all__ = ["EvalQuestion", "evaluate", "ingest", "load_questions", "preflight", "reindex"]
 
@@ -212,7 +210,7 @@ async def reindex(settings: Settings, *, if_stale: bool = False) -> int:
         failures: list[str] = []
         progress = _Progress(0)
 
-        async def one(document: models.Document, target: VectorStore) -> None:
+        async def one(document: store.Document, target: VectorStore) -> None:
             try:
                 await ingestor.rebuild(document, target)
                 rebuilt.add(document.id)

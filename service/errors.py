@@ -1,8 +1,9 @@
 """The one error type of the API, and the handlers that turn every failure into its JSON form.
 
 Every error answer is ``{"error": {"code", "message", "details"?}}``. Expected failures
-raise ApiError (or a store error, mapped here); a database that cannot be reached is a
-503 with ``Retry-After``; anything else is logged and answered as a 500 without details.
+raise ApiError, or a store or use-case error, mapped here once; a database that cannot be
+reached is a 503 with ``Retry-After``; anything else is logged and answered as a 500
+without details.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,21 +18,15 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 from .json import json_response
-from .store import Conflict, InvalidInput, NotFound, StoreError
+from .rag.extract import UnsupportedDocument
+from .store import UNAVAILABLE, Conflict, InvalidInput, NotFound, StoreError
+from .usecases.accounts import InvalidCredential
+from .usecases.chat import TurnFailed, TurnInProgress
+from .usecases.documents import UrlRefused
 
-__all__ = ["DATABASE_UNAVAILABLE", "ApiError", "ErrorBody", "exception_handlers"]
+__all__ = ["ApiError", "ErrorBody", "exception_handlers", "turn_failure"]
 
 log = logging.getLogger("service")
-
-# Failures that mean "PostgreSQL cannot be reached right now" once the store's own bounded
-# retries are spent. OSError covers refused and reset sockets and TimeoutError.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.TooManyConnectionsError,
-    OSError,
-)
 
 
 class ErrorDetail(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -99,6 +93,51 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(exc.status_code, code, exc.detail, headers=headers))
 
 
+def turn_failure(failure: TurnFailed, *, retry_after: int) -> ApiError:
+    """503 when the document index could not be searched (worth a retry), else 502."""
+    details = failure.ids | {"saved": failure.saved}
+    if failure.token is not None:
+        # The failed turn belongs to a new user: a retry with the same client_message_id
+        # finds it only with this credential.
+        details["token"] = failure.token
+    if failure.retrieval:
+        return ApiError(
+            503,
+            "retrieval_unavailable",
+            f"the document index cannot be searched; retry shortly ({failure.reason})",
+            details,
+            headers={"Retry-After": str(retry_after)},
+        )
+    message = f"the answer could not be generated: {failure.reason}"
+    return ApiError(502, "answer_failed", message, details)
+
+
+async def _turn_failed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TurnFailed)
+    retry_after = request.app.state.settings.retry_after_seconds
+    return error_response(turn_failure(exc, retry_after=retry_after))
+
+
+async def _turn_in_progress(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TurnInProgress)
+    error = ApiError(409, "turn_in_progress", str(exc), exc.ids, headers={"Retry-After": "1"})
+    return error_response(error)
+
+
+async def _invalid_credential(request: Request, exc: Exception) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"}
+    return error_response(ApiError(401, "unauthorized", str(exc), headers=headers))
+
+
+async def _unsupported_document(request: Request, exc: Exception) -> Response:
+    return error_response(ApiError(415, "unsupported_media_type", str(exc)))
+
+
+async def _url_refused(request: Request, exc: Exception) -> Response:
+    details = {"location": "body", "field": "url"}
+    return error_response(ApiError(422, "invalid_request", f"body field `url`: {exc}", details))
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
     retry_after = request.app.state.settings.retry_after_seconds
@@ -122,7 +161,12 @@ def exception_handlers() -> dict[Any, ExceptionHandler]:
         ApiError: _api_error,
         StoreError: _store_error,
         HTTPException: _http_error,
+        TurnFailed: _turn_failed,
+        TurnInProgress: _turn_in_progress,
+        InvalidCredential: _invalid_credential,
+        UnsupportedDocument: _unsupported_document,
+        UrlRefused: _url_refused,
         Exception: _unexpected,
     }
-    handlers.update(dict.fromkeys(DATABASE_UNAVAILABLE, _database_unavailable))
+    handlers.update(dict.fromkeys(UNAVAILABLE, _database_unavailable))
     return handlers

@@ -1,46 +1,27 @@
-"""Who is calling: opaque bearer tokens (header or HttpOnly cookie), behind a small interface.
+"""How a credential travels over HTTP: ``Authorization: Bearer`` or an HttpOnly cookie.
 
-The endpoints only see ``Identity``: authenticate a request, create an anonymous user
-with a credential, sign out. Better Auth sessions can replace ``TokenIdentity`` later by
-implementing the same three methods.
+Who the credential names is the accounts use case's business; this module only finds the
+token in a request and sets or clears the cookie. The route table calls ``authenticate``
+once per request, from each route's declared ``auth``.
 """
 
 from __future__ import annotations
 
-import datetime
-import uuid
 from typing import Protocol
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import store
 from .errors import ApiError
 from .settings import Settings
+from .usecases.accounts import Accounts, NewUser, Principal
 
-__all__ = ["Identity", "NewUser", "Principal", "TokenIdentity", "require_user"]
-
-
-class Principal(msgspec.Struct, frozen=True):
-    user_id: uuid.UUID
-    credential_id: uuid.UUID | None  # None when the identity has no revocable credential
-
-
-class NewUser(msgspec.Struct, frozen=True):
-    principal: Principal
-    token: str  # shown to the client once
+__all__ = ["Identity", "TokenIdentity", "unauthorized"]
 
 
 class Identity(Protocol):
     async def authenticate(self, request: Request) -> Principal | None:
         """The caller, None when no credential was presented; 401 when one is not valid."""
-
-    async def create_anonymous(self, request: Request) -> NewUser:
-        """A new anonymous user and the credential that identifies them from now on."""
-
-    async def sign_out(self, request: Request, principal: Principal) -> None:
-        """Revoke the credential the request presented."""
 
     def remember(self, response: Response, new_user: NewUser) -> None:
         """Make the browser send the new credential back (a cookie)."""
@@ -49,25 +30,24 @@ class Identity(Protocol):
         """Stop the browser sending the credential."""
 
 
-def _unauthorized(message: str) -> ApiError:
-    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+def unauthorized(message: str, details: dict[str, str] | None = None) -> ApiError:
+    return ApiError(401, "unauthorized", message, details, headers={"WWW-Authenticate": "Bearer"})
 
 
 class TokenIdentity:
-    """Random tokens stored only as hashes, sent as ``Authorization: Bearer`` or a cookie."""
+    """Opaque tokens, sent as ``Authorization: Bearer <token>`` or in a cookie."""
 
-    def __init__(self, db: store.Db, settings: Settings) -> None:
-        self._db = db
+    def __init__(self, accounts: Accounts, settings: Settings) -> None:
+        self._accounts = accounts
         self._cookie = settings.cookie_name
         self._secure = settings.cookie_secure
-        self._ttl = datetime.timedelta(days=settings.token_ttl_days)
 
     def _token(self, request: Request) -> str | None:
         header = request.headers.get("authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise _unauthorized("the Authorization header must be 'Bearer <token>'")
+                raise unauthorized("the Authorization header must be 'Bearer <token>'")
             return token.strip()
         return request.cookies.get(self._cookie) or None
 
@@ -75,40 +55,13 @@ class TokenIdentity:
         token = self._token(request)
         if token is None:
             return None
-        # Tokens we issue are 43 URL-safe characters; anything far off is not worth a query.
-        if len(token) > 200 or not token.isascii():
-            raise _unauthorized("the credential is not valid")
-        credential = await store.lookup_credential(self._db, token)
-        if credential is None:
-            raise _unauthorized("the credential is not valid, has expired or was revoked")
-        return Principal(credential.user_id, credential.id)
-
-    async def create_anonymous(self, request: Request) -> NewUser:
-        request_id = request.state.request_id
-
-        async def work(conn: store.Connection) -> NewUser:
-            user = await store.create_anonymous_user(conn, request_id=request_id)
-            issued = await store.issue_credential(
-                conn, user.id, ttl=self._ttl, kind="session", request_id=request_id
-            )
-            return NewUser(Principal(user.id, issued.credential.id), issued.token)
-
-        return await store.exec_tx(self._db, work)
-
-    async def sign_out(self, request: Request, principal: Principal) -> None:
-        if principal.credential_id is not None:
-            await store.revoke_credential(
-                self._db,
-                principal.user_id,
-                principal.credential_id,
-                request_id=request.state.request_id,
-            )
+        return await self._accounts.authenticate(token)
 
     def remember(self, response: Response, new_user: NewUser) -> None:
         response.set_cookie(
             self._cookie,
             new_user.token,
-            max_age=int(self._ttl.total_seconds()),
+            max_age=int(self._accounts.ttl.total_seconds()),
             httponly=True,
             secure=self._secure,
             samesite="lax",
@@ -116,13 +69,3 @@ class TokenIdentity:
 
     def forget(self, response: Response) -> None:
         response.delete_cookie(self._cookie, httponly=True, secure=self._secure, samesite="lax")
-
-
-async def require_user(request: Request) -> Principal:
-    """The authenticated caller of a data endpoint; 401 without a valid credential."""
-    identity: Identity = request.state.identity
-    principal = await identity.authenticate(request)
-    if principal is None:
-        raise _unauthorized("authentication required: send 'Authorization: Bearer <token>'")
-    request.state.user_id = principal.user_id
-    return principal

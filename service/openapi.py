@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -14,7 +13,6 @@ from .settings import Settings
 __all__ = ["openapi_document"]
 
 _REF = "#/components/schemas/{name}"
-_PATH_PARAMETER = re.compile(r"{([a-z_]+)}")
 
 _ERRORS = {
     400: "Malformed request (broken JSON, bad form data)",
@@ -30,15 +28,13 @@ _ERRORS = {
 
 
 def _error_statuses(operation: Operation) -> list[int]:
-    statuses = [400, 413, 415, 422]
+    statuses = [400, 413, 415, 422, *operation.errors]
     if operation.auth != "none":
         statuses.append(401)
-    if operation.auth != "none" or "{" in operation.path:
+    if operation.auth != "none" or operation.path_ids:
         statuses.append(404)
     if operation.database:
         statuses.append(503)
-    if operation.path == "/chat":
-        statuses += [409, 502]
     return sorted(set(statuses) - set(operation.responses))
 
 
@@ -48,25 +44,23 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return options[0] if len(options) == 1 else schema
 
 
-def _query_parameters(
-    kind: type, components: dict[str, Any], settings: Settings
-) -> list[dict[str, Any]]:
+def _query_parameters(kind: type, components: dict[str, Any]) -> list[dict[str, Any]]:
     component = components[kind.__name__]
     required = set(component.get("required", ()))
-    parameters = []
-    for name, schema in component["properties"].items():
-        schema = _without_null(schema)
-        if name == "limit":
-            schema = {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": settings.max_page_size,
-                "default": settings.default_page_size,
-            }
-        parameters.append(
-            {"name": name, "in": "query", "required": name in required, "schema": schema}
-        )
-    return parameters
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": _without_null(schema)}
+        for name, schema in component["properties"].items()
+    ]
+
+
+def _page_size(settings: Settings) -> dict[str, Any]:
+    schema = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": settings.max_page_size,
+        "default": settings.default_page_size,
+    }
+    return {"name": "limit", "in": "query", "required": False, "schema": schema}
 
 
 def _operation(
@@ -79,10 +73,12 @@ def _operation(
             "required": True,
             "schema": {"type": "string", "format": "uuid"},
         }
-        for name in _PATH_PARAMETER.findall(operation.path)
+        for name in operation.path_ids
     ]
+    if operation.paged:
+        parameters.append(_page_size(settings))
     if operation.query is not None:
-        parameters += _query_parameters(operation.query, components, settings)
+        parameters += _query_parameters(operation.query, components)
     described: dict[str, Any] = {
         "summary": operation.summary,
         "operationId": f"{operation.method.lower()}_{operation.endpoint.__name__}",

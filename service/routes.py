@@ -1,7 +1,15 @@
-"""Every route of the API, with what it accepts and answers: the app and /openapi.json read this."""
+"""Every route of the API, with what it accepts and answers: the app and /openapi.json read this.
+
+What a route declares is applied here, once, before its endpoint runs: the credential
+(``auth``), UUID path ids, the query (``query``, with ``limit`` for a ``paged`` route) and
+the JSON body (``body``). The endpoint receives them as keyword arguments: ``user``, each
+path id by name, ``query``, ``limit``, ``body``. With ``auth="optional"`` the user is None
+without a credential, and Unidentified when the database could not check one.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -10,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import store
 from .endpoints import auth, chat, documents, ops, sessions
+from .identity import Identity, unauthorized
 from .schemas import (
     ChatRequest,
     ChatResponse,
@@ -28,11 +38,13 @@ from .schemas import (
     SessionsQuery,
     SessionUpdate,
 )
-from .validation import reject_query
+from .usecases.accounts import Principal, Unidentified
+from .validation import decode_json, decode_query, page_size, path_uuid, reject_query
 
 __all__ = ["OPERATIONS", "Operation", "routes"]
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[..., Awaitable[Response]]
+PATH_PARAMETER = re.compile(r"{([a-z_]+)}")  # every path parameter is a UUID
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,10 +57,16 @@ class Operation:
     body: type | None = None
     form: bool = False  # also accepts multipart/form-data (a file upload)
     query: type | None = None
+    paged: bool = False  # takes ?limit= (1..MAX_PAGE_SIZE, default DEFAULT_PAGE_SIZE)
     # status -> body type (None: no body; Any: a free-form JSON object)
     responses: dict[int, Any] = field(default_factory=dict)
     stream: bool = False  # the success answer may be text/event-stream
     database: bool = True  # may answer 503 when PostgreSQL is unreachable
+    errors: tuple[int, ...] = ()  # error statuses beyond those the declarations above imply
+
+    @property
+    def path_ids(self) -> list[str]:
+        return PATH_PARAMETER.findall(self.path)
 
 
 OPERATIONS: list[Operation] = [
@@ -61,6 +79,7 @@ OPERATIONS: list[Operation] = [
         body=ChatRequest,
         responses={200: ChatResponse},
         stream=True,
+        errors=(409, 502),
     ),
     Operation(
         method="GET",
@@ -68,6 +87,7 @@ OPERATIONS: list[Operation] = [
         endpoint=sessions.list_sessions,
         summary="List the caller's sessions, most recently active first",
         query=SessionsQuery,
+        paged=True,
         responses={200: SessionList},
     ),
     Operation(
@@ -106,6 +126,7 @@ OPERATIONS: list[Operation] = [
         endpoint=sessions.list_messages,
         summary="The last messages of a session, oldest first, with a cursor for older ones",
         query=MessagesQuery,
+        paged=True,
         responses={200: MessageList},
     ),
     Operation(
@@ -114,6 +135,7 @@ OPERATIONS: list[Operation] = [
         endpoint=sessions.list_messages,
         summary="Alias of GET /sessions/{session_id}/messages for older clients",
         query=MessagesQuery,
+        paged=True,
         responses={200: MessageList},
     ),
     Operation(
@@ -131,6 +153,7 @@ OPERATIONS: list[Operation] = [
         endpoint=documents.list_documents,
         summary="List the caller's documents (or the shared corpus), newest first",
         query=DocumentsQuery,
+        paged=True,
         responses={200: DocumentList},
     ),
     Operation(
@@ -184,12 +207,43 @@ OPERATIONS: list[Operation] = [
 ]
 
 
+async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
+    """The endpoint's keyword arguments, from what the operation declares."""
+    arguments: dict[str, Any] = {}
+    if operation.auth != "none":
+        identity: Identity = request.state.identity
+        user: Principal | Unidentified | None
+        try:
+            user = await identity.authenticate(request)
+        except store.UNAVAILABLE:
+            if operation.auth == "required":
+                raise  # 503
+            user = Unidentified()  # the endpoint decides what it can do without the caller
+        if user is None and operation.auth == "required":
+            raise unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+        request.state.user_id = user.user_id if isinstance(user, Principal) else None
+        arguments["user"] = user
+    for name in operation.path_ids:
+        arguments[name] = path_uuid(request, name)
+    params = dict(request.query_params)
+    if operation.paged:
+        arguments["limit"] = page_size(params.pop("limit", None), request.state.settings)
+    if operation.query is not None:
+        arguments["query"] = decode_query(params, operation.query)
+    else:
+        reject_query(params)
+    if operation.body is not None:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        multipart = operation.form and media_type == "multipart/form-data"
+        # A form upload is read by its endpoint, which streams the file.
+        arguments["body"] = None if multipart else await decode_json(request, operation.body)
+    return arguments
+
+
 def _dispatch(by_method: dict[str, Operation]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         operation = by_method["GET" if request.method == "HEAD" else request.method]
-        if operation.query is None:
-            reject_query(request.query_params)
-        return await operation.endpoint(request)
+        return await operation.endpoint(request, **await _arguments(operation, request))
 
     return endpoint
 

@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from generated import models
-
-from .store import Citation
+from . import store
+from .domain import Citation, Usage
 
 __all__ = [
     "ChatRequest",
@@ -64,13 +63,6 @@ class ChatRequest(Input, frozen=True):
     stream: bool = False
 
 
-class Usage(msgspec.Struct, frozen=True, kw_only=True):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-    estimated: bool  # True: counted offline, not reported by a model provider
-
-
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     answer: str
     sources: list[Citation]
@@ -99,9 +91,11 @@ class SessionUpdate(Input, frozen=True):
     metadata: Metadata | None = None
 
 
+# Query types: ``limit`` is the route table's (a paged route). UNSET rather than None: a
+# query string cannot say null.
+
+
 class SessionsQuery(Input, frozen=True):
-    # UNSET rather than None: a query string cannot say null ("?limit=null" is an error).
-    limit: int | UnsetType = UNSET
     cursor: Cursor | UnsetType = UNSET
 
 
@@ -121,7 +115,6 @@ class SessionList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessagesQuery(Input, frozen=True):
-    limit: int | UnsetType = UNSET
     before: Cursor | UnsetType = UNSET
 
 
@@ -162,7 +155,6 @@ class DocumentCreate(Input, frozen=True):
 
 
 class DocumentsQuery(Input, frozen=True):
-    limit: int | UnsetType = UNSET
     cursor: Cursor | UnsetType = UNSET
     scope: Literal["own", "shared"] = "own"
 
@@ -211,7 +203,7 @@ def _json_object(value: Any) -> Metadata:
     return value if isinstance(value, dict) else {}
 
 
-def session_out(session: models.ChatSession) -> SessionOut:
+def session_out(session: store.ChatSession) -> SessionOut:
     return SessionOut(
         id=session.id,
         title=session.title,
@@ -223,7 +215,7 @@ def session_out(session: models.ChatSession) -> SessionOut:
     )
 
 
-def message_out(message: models.ChatMessage) -> MessageOut:
+def message_out(message: store.ChatMessage) -> MessageOut:
     return MessageOut(
         id=message.id,
         session_id=message.session_id,
@@ -243,7 +235,7 @@ def message_out(message: models.ChatMessage) -> MessageOut:
     )
 
 
-def document_out(document: models.Document) -> DocumentOut:
+def document_out(document: store.Document) -> DocumentOut:
     return DocumentOut(
         id=document.id,
         shared=document.owner_id is None,

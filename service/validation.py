@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import msgspec
-from msgspec import UNSET, UnsetType
 from starlette.requests import Request
 
 from .errors import ApiError
@@ -125,13 +124,17 @@ def path_uuid(request: Request, name: str) -> uuid.UUID:
         raise invalid("path", name, "not a valid UUID") from None
 
 
-def page_size(limit: int | UnsetType, settings: Settings) -> int:
-    """The requested page size (the default when absent); 422 outside 1..MAX_PAGE_SIZE."""
-    if limit is UNSET:
+def page_size(raw: str | None, settings: Settings) -> int:
+    """The ``limit`` query parameter (the default when absent); 422 unless 1..MAX_PAGE_SIZE."""
+    if raw is None:
         return settings.default_page_size
-    if not 1 <= limit <= settings.max_page_size:
-        maximum = settings.max_page_size
-        raise invalid("query", "limit", f"must be between 1 and {maximum}", maximum=maximum)
+    maximum = settings.max_page_size
+    reason = f"must be a whole number between 1 and {maximum}"
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        raise invalid("query", "limit", reason, maximum=maximum)
+    limit = int(raw)
+    if not 1 <= limit <= maximum:
+        raise invalid("query", "limit", reason, maximum=maximum)
     return limit
 
 

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from service.answers import Answer, estimate_tokens
-from service.schemas import Citation, Usage
-
+from ..domain import Answer, Citation, Usage, estimate_tokens
 from .sparse import Lexical
 
 __all__ = ["NOT_FOUND", "Passage", "build_extractive_answer", "confidence", "split_sentences"]

@@ -1,13 +1,23 @@
 """The store: the service's multi-query transactions, over the generated queries only.
 
 Every function takes the database (an asyncpg pool created with
-``init=generated.db.init_connection``, or a connection, possibly inside the caller's
+``init=store.init_connection``, or a connection, possibly inside the caller's
 transaction) and, for user-owned data, the acting ``user_id``. Expected failures raise
 NotFound, Conflict or InvalidInput (see ``errors``); results are the generated models or
 small Structs defined here.
 """
 
-from .credentials import IssuedCredential, issue_credential, lookup_credential, revoke_credential
+from generated.db import init_connection
+from generated.models import ChatMessage, ChatSession, Document, User, UserCredential
+
+from ..domain import Citation
+from .credentials import (
+    IssuedCredential,
+    create_anonymous_account,
+    issue_credential,
+    lookup_credential,
+    revoke_credential,
+)
 from .documents import (
     Chunk,
     DocumentCreated,
@@ -24,12 +34,13 @@ from .documents import (
     get_document_for_worker,
     list_completed_documents,
     list_documents,
+    readable_chunk_ids,
     reindex_document,
     requeue_document,
     start_document,
 )
-from .errors import Conflict, InvalidInput, NotFound, StoreError
-from .messages import MessagePage, append_message, list_messages
+from .errors import UNAVAILABLE, Conflict, InvalidInput, NotFound, StoreError
+from .messages import MessagePage, list_messages, recent_messages
 from .retention import list_expired_sessions, purge_expired_sessions
 from .sessions import (
     SessionPage,
@@ -40,17 +51,21 @@ from .sessions import (
     list_sessions,
     update_session,
 )
-from .turns import ChatTurn, Citation, complete_chat_turn, fail_chat_turn, start_chat_turn
+from .turns import ChatTurn, complete_chat_turn, fail_chat_turn, start_chat_turn
 from .tx import Connection, Db, Pool, exec_statement, exec_tx
 from .users import create_anonymous_user, create_user, delete_user
 
 __all__ = [
+    "UNAVAILABLE",
+    "ChatMessage",
+    "ChatSession",
     "ChatTurn",
     "Chunk",
     "Citation",
     "Conflict",
     "Connection",
     "Db",
+    "Document",
     "DocumentCreated",
     "DocumentPage",
     "InvalidInput",
@@ -60,11 +75,13 @@ __all__ = [
     "Pool",
     "SessionPage",
     "StoreError",
-    "append_message",
+    "User",
+    "UserCredential",
     "claim_document",
     "complete_chat_turn",
     "complete_document",
     "count_stale_documents",
+    "create_anonymous_account",
     "create_anonymous_user",
     "create_document",
     "create_session",
@@ -82,6 +99,7 @@ __all__ = [
     "get_document_content",
     "get_document_for_worker",
     "get_session",
+    "init_connection",
     "issue_credential",
     "list_completed_documents",
     "list_documents",
@@ -90,6 +108,8 @@ __all__ = [
     "list_sessions",
     "lookup_credential",
     "purge_expired_sessions",
+    "readable_chunk_ids",
+    "recent_messages",
     "reindex_document",
     "requeue_document",
     "revoke_credential",

@@ -13,8 +13,15 @@ from generated import audit, credentials, models
 
 from .errors import NotFound
 from .tx import Connection, Db, exec_statement, exec_tx
+from .users import create_anonymous_user
 
-__all__ = ["IssuedCredential", "issue_credential", "lookup_credential", "revoke_credential"]
+__all__ = [
+    "IssuedCredential",
+    "create_anonymous_account",
+    "issue_credential",
+    "lookup_credential",
+    "revoke_credential",
+]
 
 
 class IssuedCredential(msgspec.Struct, frozen=True):
@@ -51,6 +58,18 @@ async def issue_credential(
         assert credential is not None  # INSERT ... RETURNING always returns the row
         await _audit(conn, "token.issued", credential, request_id)
         return IssuedCredential(token, credential)
+
+    return await exec_tx(db, work)
+
+
+async def create_anonymous_account(
+    db: Db, *, ttl: datetime.timedelta, request_id: str | None = None
+) -> IssuedCredential:
+    """A new anonymous user and its first credential, in one transaction."""
+
+    async def work(conn: Connection) -> IssuedCredential:
+        user = await create_anonymous_user(conn, request_id=request_id)
+        return await issue_credential(conn, user.id, ttl=ttl, request_id=request_id)
 
     return await exec_tx(db, work)
 

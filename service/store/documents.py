@@ -14,7 +14,7 @@ from generated.db import JsonInput
 
 from .cursors import decode_cursor, encode_cursor
 from .errors import Conflict, InvalidInput, NotFound
-from .tx import Connection, Db, exec_statement, exec_tx
+from .tx import ATTEMPTS, Connection, Db, exec_statement, exec_tx
 
 __all__ = [
     "Chunk",
@@ -32,6 +32,7 @@ __all__ = [
     "get_document_for_worker",
     "list_completed_documents",
     "list_documents",
+    "readable_chunk_ids",
     "reindex_document",
     "requeue_document",
     "start_document",
@@ -345,14 +346,14 @@ async def fail_document(
 
 async def delete_document(
     db: Db, user_id: uuid.UUID, document_id: uuid.UUID, *, request_id: str | None = None
-) -> list[uuid.UUID]:
-    """Delete one of the user's documents with its chunks; returns the Qdrant points to delete."""
+) -> None:
+    """Delete one of the user's documents with its chunks (its vectors are the caller's job)."""
 
-    async def work(conn: Connection) -> list[uuid.UUID]:
-        point_ids = await chunks.list_chunk_point_ids(
+    async def work(conn: Connection) -> None:
+        chunk_count = await documents.delete_document(
             conn, document_id=document_id, user_id=user_id
         )
-        if await documents.delete_document(conn, document_id=document_id, user_id=user_id) == 0:
+        if chunk_count is None:
             raise NotFound("document not found")
         await audit.create_audit_entry(
             conn,
@@ -361,11 +362,22 @@ async def delete_document(
             target_type="document",
             target_id=str(document_id),
             request_id=request_id,
-            details={"point_count": len(point_ids)},
+            details={"chunk_count": chunk_count},
         )
-        return point_ids
 
-    return await exec_tx(db, work)
+    await exec_tx(db, work)
+
+
+async def readable_chunk_ids(
+    db: Db, user_id: uuid.UUID, point_ids: list[uuid.UUID], *, attempts: int = ATTEMPTS
+) -> dict[uuid.UUID, uuid.UUID]:
+    """point id -> chunk id, for the points whose chunks the user may read."""
+    rows = await exec_statement(
+        db,
+        lambda conn: chunks.list_chunks_by_point_ids(conn, point_ids=point_ids, user_id=user_id),
+        attempts=attempts,
+    )
+    return {row.point_id: row.id for row in rows}
 
 
 async def _audit(

@@ -8,7 +8,18 @@ from typing import ClassVar
 
 import asyncpg
 
-__all__ = ["Conflict", "InvalidInput", "NotFound", "StoreError", "mapped_errors"]
+__all__ = ["UNAVAILABLE", "Conflict", "InvalidInput", "NotFound", "StoreError", "mapped_errors"]
+
+# "PostgreSQL cannot be reached right now": the one classification. The store retries these
+# (tx.RETRYABLE); once its retries are spent, callers answer 503 or carry on without the
+# database. OSError covers refused and reset sockets and TimeoutError.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08 and lost connections
+    asyncpg.CannotConnectNowError,  # 57P03: the server is starting
+    asyncpg.AdminShutdownError,  # 57P01: the server is restarting
+    asyncpg.TooManyConnectionsError,  # 53300
+    OSError,
+)
 
 
 class StoreError(Exception):

@@ -1,4 +1,4 @@
-"""Messages: append with the next sequence number (idempotently), read history in pages."""
+"""Messages: history in pages for the user, and the recent messages an answer is written with."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from typing import Annotated
 import msgspec
 
 from generated import messages, models, sessions
-from generated.db import JsonInput
 
 from .cursors import decode_cursor, encode_cursor
 from .errors import InvalidInput, NotFound
 from .tx import Connection, Db, exec_statement
 
-__all__ = ["MessagePage", "append_message", "list_messages"]
+__all__ = ["MessagePage", "list_messages", "recent_messages"]
 
 
 class MessagePage(msgspec.Struct, frozen=True):
@@ -24,44 +23,6 @@ class MessagePage(msgspec.Struct, frozen=True):
 
 class _MessagePosition(msgspec.Struct, frozen=True, array_like=True):
     before_seq: Annotated[int, msgspec.Meta(ge=1)]
-
-
-async def append_message(
-    db: Db,
-    user_id: uuid.UUID,
-    session_id: uuid.UUID,
-    *,
-    role: str,
-    content: str,
-    client_message_id: str | None = None,
-    metadata: JsonInput | None = None,
-    token_count: int | None = None,
-) -> models.ChatMessage:
-    """Append a complete message; a retry with the same client_message_id returns the original."""
-    params = messages.AppendMessageParams(
-        role=role,
-        status_="complete",
-        content=content,
-        sources=[],
-        metadata={} if metadata is None else metadata,
-        session_id=session_id,
-        user_id=user_id,
-        token_count=token_count,
-        client_message_id=client_message_id,
-    )
-
-    async def work(conn: Connection) -> models.ChatMessage:
-        appended = await messages.append_message(conn, params)
-        if appended is None and client_message_id is not None:
-            appended = await messages.get_message_by_client_id(
-                conn, session_id=session_id, user_id=user_id, client_message_id=client_message_id
-            )
-        if appended is None:
-            raise NotFound("session not found")
-        return appended
-
-    # One statement, and a second only to replay a retry: no transaction needed.
-    return await exec_statement(db, work)
 
 
 async def list_messages(
@@ -88,3 +49,17 @@ async def list_messages(
         return MessagePage(page[::-1], next_cursor)
 
     return await exec_statement(db, work)
+
+
+async def recent_messages(
+    db: Db, user_id: uuid.UUID, session_id: uuid.UUID, *, limit: int
+) -> list[models.ChatMessage]:
+    """The session's last ``limit`` messages, newest first, without recording a read (an
+    answer's context is not the user reading); empty when the session is not the user's."""
+    return await exec_statement(
+        db,
+        lambda conn: messages.list_recent_messages(
+            conn, session_id=session_id, user_id=user_id, limit=limit
+        ),
+        attempts=1,
+    )

@@ -10,34 +10,17 @@ import msgspec
 from generated import messages, models
 from generated.db import JsonInput
 
+from ..domain import Citation
 from .errors import Conflict, NotFound
 from .tx import Connection, Db, exec_statement
 
-__all__ = ["ChatTurn", "Citation", "complete_chat_turn", "fail_chat_turn", "start_chat_turn"]
+__all__ = ["ChatTurn", "complete_chat_turn", "fail_chat_turn", "start_chat_turn"]
 
 
 class ChatTurn(msgspec.Struct, frozen=True):
     user_message: models.ChatMessage
     assistant_message: models.ChatMessage
     replayed: bool  # True when a retry returned the turn stored by an earlier request
-
-
-class Citation(msgspec.Struct, frozen=True, kw_only=True):
-    """A chunk an answer used; ranks are 1, 2, ... in order of relevance.
-
-    The fields but ``page`` are the columns CompleteAssistantMessage reads back out of
-    ``sources``; the page (of a PDF) is in ``sources`` only, as the chunk's offsets keep it.
-    """
-
-    rank: int
-    document_id: uuid.UUID | None = None
-    chunk_id: uuid.UUID | None = None
-    point_id: uuid.UUID | None = None
-    score: float | None = None
-    document_title: str | None = None
-    document_url: str | None = None
-    snippet: str | None = None
-    page: int | None = None
 
 
 async def start_chat_turn(

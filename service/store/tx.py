@@ -10,7 +10,7 @@ from typing import TypeAlias, TypeVar
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from .errors import mapped_errors
+from .errors import UNAVAILABLE, mapped_errors
 
 __all__ = ["Connection", "Db", "Pool", "exec_statement", "exec_tx"]
 
@@ -22,13 +22,10 @@ T = TypeVar("T")
 ATTEMPTS = 4
 FIRST_BACKOFF = 0.05  # seconds, doubled after each failed attempt, with jitter
 # Failures after which running the whole transaction again is the fix.
-RETRYABLE = (
+RETRYABLE: tuple[type[Exception], ...] = (
     asyncpg.SerializationError,  # 40001
     asyncpg.DeadlockDetectedError,  # 40P01
-    asyncpg.PostgresConnectionError,  # class 08 and lost connections
-    asyncpg.CannotConnectNowError,  # 57P03: the server is starting
-    asyncpg.AdminShutdownError,  # 57P01: the server is restarting
-    OSError,  # refused or reset sockets
+    *UNAVAILABLE,
 )
 
 

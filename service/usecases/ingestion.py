@@ -18,17 +18,14 @@ import uuid
 
 import msgspec
 
-from generated import models
-
 from .. import store
-from ..errors import DATABASE_UNAVAILABLE
+from ..rag.chunking import chunk_text
+from ..rag.extract import UnsupportedDocument, extract_text, page_of
+from ..rag.fetch import FetchError, fetch_url
+from ..rag.providers import Embeddings, ProviderError
+from ..rag.sparse import Lexical
+from ..rag.vectors import ChunkPoint, VectorStore, owner_key
 from ..settings import Settings
-from .chunking import chunk_text
-from .extract import UnsupportedDocument, extract_text, page_of
-from .fetch import FetchError, fetch_url
-from .providers import Embeddings, ProviderError
-from .sparse import Lexical
-from .vectors import ChunkPoint, VectorStore, owner_key
 
 __all__ = ["IngestionError", "Ingestor", "Prepared", "worker_name"]
 
@@ -89,7 +86,7 @@ class Ingestor:
         """New work was queued: stop waiting for the next poll."""
         self._wake.set()
 
-    async def run_once(self) -> models.Document | None:
+    async def run_once(self) -> store.Document | None:
         """Claim and ingest one document; None when there was nothing to do."""
         document = await store.claim_document(
             self.db,
@@ -107,7 +104,7 @@ class Ingestor:
             try:
                 while await self.run_once() is not None:
                     pass
-            except DATABASE_UNAVAILABLE as error:
+            except store.UNAVAILABLE as error:
                 log.warning("ingestion paused, database unavailable: %s", type(error).__name__)
             except Exception:
                 log.exception("ingestion worker error")
@@ -118,7 +115,7 @@ class Ingestor:
             except TimeoutError:
                 pass
 
-    async def ingest(self, document: models.Document) -> models.Document:
+    async def ingest(self, document: store.Document) -> store.Document:
         """Ingest a document this worker has claimed: completed, or failed with the error."""
         try:
             prepared = await self.prepare(document)
@@ -149,9 +146,7 @@ class Ingestor:
         )
         return completed
 
-    async def rebuild(
-        self, document: models.Document, target: VectorStore
-    ) -> models.Document | None:
+    async def rebuild(self, document: store.Document, target: VectorStore) -> store.Document | None:
         """Rebuild a completed document's chunks and vectors into ``target`` (reindex).
 
         None when the document stopped being completed meanwhile (its rows are left alone).
@@ -167,7 +162,7 @@ class Ingestor:
             found_title=prepared.title,
         )
 
-    async def prepare(self, document: models.Document) -> Prepared:
+    async def prepare(self, document: store.Document) -> Prepared:
         """Read, extract, chunk and embed a document; nothing is written."""
         content, content_type = await self._content(document)
         # Extraction, chunking and BM25 are CPU work: a thread keeps the event loop serving.
@@ -182,7 +177,7 @@ class Ingestor:
         return prepared
 
     def _prepare(
-        self, document: models.Document, content: bytes, content_type: str | None
+        self, document: store.Document, content: bytes, content_type: str | None
     ) -> Prepared:
         extracted = extract_text(content, content_type=content_type, filename=document.filename)
         chunks = chunk_text(
@@ -226,7 +221,7 @@ class Ingestor:
         ]
         return Prepared(chunks=rows, points=points, title=extracted.title)
 
-    async def _content(self, document: models.Document) -> tuple[bytes, str | None]:
+    async def _content(self, document: store.Document) -> tuple[bytes, str | None]:
         source = await store.get_document_content(self.db, document.id)
         if source is not None:
             return source, document.content_type
@@ -246,13 +241,13 @@ class Ingestor:
         except Exception:
             log.exception("could not remove the points of %s", document_id)
 
-    async def _fail(self, document: models.Document, error: str) -> models.Document:
+    async def _fail(self, document: store.Document, error: str) -> store.Document:
         await self._remove_points(document.id)
         log.warning("document failed", extra={"document_id": str(document.id), "error": error})
         return await store.fail_document(self.db, document.id, worker=self.worker, error=error)
 
 
-def describe(document: models.Document) -> str:
+def describe(document: store.Document) -> str:
     """One line for progress output."""
     name = document.title or document.filename or document.source_url or str(document.id)
     detail = f" ({document.error})" if document.error else ""

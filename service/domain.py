@@ -1,4 +1,5 @@
-"""Answering a question: the interface /chat uses (service.rag.answerer implements it).
+"""The application's own types, below every layer: a question, its answer, the passages it
+cites, what it cost. The store, RAG, the use cases and HTTP all speak them.
 
 An answerer streams text pieces and finishes with the complete ``Answer``; ``answer()``
 collects a stream for callers that do not stream.
@@ -12,16 +13,41 @@ from typing import Protocol
 
 import msgspec
 
-from .schemas import Citation, Usage
-
 __all__ = [
     "Answer",
     "Answerer",
+    "Citation",
     "Question",
     "RetrievalUnavailable",
+    "Usage",
     "answer",
     "estimate_tokens",
 ]
+
+
+class Citation(msgspec.Struct, frozen=True, kw_only=True):
+    """A chunk an answer used; ranks are 1, 2, ... in order of relevance.
+
+    The fields but ``page`` are the columns CompleteAssistantMessage reads back out of
+    ``sources``; the page (of a PDF) is in ``sources`` only, as the chunk's offsets keep it.
+    """
+
+    rank: int
+    document_id: uuid.UUID | None = None
+    chunk_id: uuid.UUID | None = None
+    point_id: uuid.UUID | None = None
+    score: float | None = None
+    document_title: str | None = None
+    document_url: str | None = None
+    snippet: str | None = None
+    page: int | None = None
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    estimated: bool  # True: counted offline, not reported by a model provider
 
 
 class RetrievalUnavailable(Exception):

@@ -1,4 +1,4 @@
-"""The RAG answerer: retrieve the caller's readable chunks from Qdrant, then answer from them:
+"""Answering a question with RAG: retrieve the caller's readable chunks from Qdrant, then answer from them:
 extractively offline, or with an OpenAI-compatible chat model when one is configured.
 
 Either way an answer cites only the passages its text marks, numbered [1], [2], ... in order
@@ -9,23 +9,19 @@ of first mention, and its confidence comes from what those passages show (see
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator
 
-from generated import chunks as chunk_queries
-
 from .. import store
-from ..answers import Answer, Question, RetrievalUnavailable, estimate_tokens
-from ..errors import DATABASE_UNAVAILABLE
-from ..schemas import Usage
+from ..domain import Answer, Question, RetrievalUnavailable, Usage, estimate_tokens
+from ..rag.citations import cite_marked
+from ..rag.extractive import NOT_FOUND, Passage, build_extractive_answer, confidence
+from ..rag.providers import ChatCompletions, Completion, Embeddings, ProviderError
+from ..rag.sparse import Lexical
+from ..rag.vectors import Hit, VectorStore
 from ..settings import Settings
-from .extractive import NOT_FOUND, Passage, build_extractive_answer, confidence
-from .providers import ChatCompletions, Completion, Embeddings, ProviderError
-from .sparse import Lexical
-from .vectors import Hit, VectorStore
 
-__all__ = ["RagAnswerer", "cite_marked"]
+__all__ = ["SYSTEM_PROMPT", "RagAnswerer"]
 
 log = logging.getLogger("service.rag")
 
@@ -35,16 +31,6 @@ SYSTEM_PROMPT = (
     "use it; cite no passage you did not use. If the passages do not contain the answer, "
     f'reply exactly: "{NOT_FOUND}"'
 )
-
-# A citation marker: passage numbers and ranges in brackets, "[1]", "[1, 3]", "[2-4]" ("[1][2]"
-# is two markers), with the horizontal space before it, which goes if the marker does. A number
-# has at most nine digits (int() refuses huge ones): a longer one in brackets is plain text.
-_NUMBERS = r"\d{1,9}(?:\s*[-\u2013]\s*\d{1,9})?"
-_MARKER = re.compile(rf"([^\S\n]*)\[(\s*{_NUMBERS}(?:\s*,\s*{_NUMBERS})*\s*)\]")
-
-
-# The session is gone or the database is down: answer without the conversation so far.
-_NO_HISTORY: tuple[type[Exception], ...] = (store.StoreError, *DATABASE_UNAVAILABLE)
 
 
 class RagAnswerer:
@@ -110,16 +96,11 @@ class RagAnswerer:
         if not hits:
             return {}
         try:
-            rows = await store.exec_statement(
-                self.db,
-                lambda conn: chunk_queries.list_chunks_by_point_ids(
-                    conn, point_ids=[hit.point_id for hit in hits], user_id=user_id
-                ),
-                attempts=1,
+            return await store.readable_chunk_ids(
+                self.db, user_id, [hit.point_id for hit in hits], attempts=1
             )
-        except DATABASE_UNAVAILABLE:
+        except store.UNAVAILABLE:
             return None  # cite by point id alone; the answer matters more
-        return {row.point_id: row.id for row in rows}
 
     async def stream(self, question: Question) -> AsyncIterator[str | Answer]:
         passages = await self.retrieve(question)
@@ -208,14 +189,14 @@ class RagAnswerer:
         if question.user_id is None or question.session_id is None:
             return []
         try:
-            page = await store.list_messages(
+            recent = await store.recent_messages(
                 self.db, question.user_id, question.session_id, limit=50
             )
-        except _NO_HISTORY:
-            return []
+        except store.UNAVAILABLE:
+            return []  # answer without the conversation so far
         chosen: list[dict[str, str]] = []
         budget = self.settings.llm_context_tokens
-        for message in reversed(page.messages):
+        for message in recent:
             if message.status != "complete" or message.role not in ("user", "assistant"):
                 continue
             if message.role == "user" and message.content == question.text and not chosen:
@@ -226,30 +207,3 @@ class RagAnswerer:
             budget -= cost
             chosen.append({"role": message.role, "content": message.content})
         return chosen[::-1]
-
-
-def cite_marked(text: str, passages: list[Passage]) -> tuple[str, list[Passage]]:
-    """The text with its citation markers renumbered, and the passages they name, in order.
-
-    A marker is a bracketed list of passage numbers and ranges: "[1]", "[1, 3]", "[2-4]" (an
-    en dash too); "[1][2]" is two markers. The passages named are numbered 1, 2, ... in order
-    of first mention, and each marker is rewritten with the new numbers, ranges spelled out
-    ("[2-3]" may become "[1, 2]"). Numbers naming no passage are dropped; a marker left empty
-    goes, with the space before it. A text without markers cites nothing.
-    """
-    numbers: dict[int, int] = {}  # position in passages -> new number
-
-    def rewrite(marker: re.Match[str]) -> str:
-        renumbered: list[int] = []
-        for part in marker.group(2).replace("\u2013", "-").split(","):
-            first, _, last = part.partition("-")
-            low, high = int(first), int(last or first)
-            for number in range(max(low, 1), min(high, len(passages)) + 1):
-                new = numbers.setdefault(number - 1, len(numbers) + 1)
-                if new not in renumbered:
-                    renumbered.append(new)
-        if not renumbered:
-            return ""
-        return f"{marker.group(1)}[{', '.join(map(str, renumbered))}]"
-
-    return _MARKER.sub(rewrite, text), [passages[index] for index in numbers]

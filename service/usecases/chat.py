@@ -1,0 +1,329 @@
+"""The chat turn: store the question, answer it, store the answer.
+
+``begin`` stores the user message and a pending assistant message (starting the session,
+and an anonymous user, when needed); ``answer`` or ``stream`` then completes the assistant
+message with the answer, or fails it with the error. A retry with the same
+client_message_id replays the stored turn instead. When PostgreSQL cannot be reached the
+question is still answered, and the result says it was not saved.
+
+Callers (``POST /chat``, the OpenAI-compatible API, tests) only frame what this returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import msgspec
+
+from .. import store
+from ..domain import (
+    Answer,
+    Answerer,
+    Citation,
+    Question,
+    RetrievalUnavailable,
+    Usage,
+    answer,
+    estimate_tokens,
+)
+from .accounts import Accounts, NewUser, Principal, Unidentified
+
+__all__ = [
+    "Ask",
+    "ChatTurns",
+    "CredentialRequired",
+    "Started",
+    "Turn",
+    "TurnFailed",
+    "TurnInProgress",
+    "TurnResult",
+]
+
+log = logging.getLogger("service.chat")
+
+# A first turn without a session gets a session id derived from the user and the
+# client_message_id, so its retry finds the same session (and so the same turn).
+_FIRST_TURN_SESSIONS = uuid.UUID("6b1d3c9e-8f43-4a57-9d0e-3f6c2a8b7e51")
+
+# Failing an interrupted turn: it was failed already, or the database is gone.
+_NOTHING_TO_ADD: tuple[type[Exception], ...] = (store.Conflict, *store.UNAVAILABLE)
+
+
+class Ask(msgspec.Struct, frozen=True, kw_only=True):
+    """A question as a client asks it."""
+
+    text: str
+    session_id: uuid.UUID | None = None  # None: start a session
+    client_message_id: str | None = None  # the same id again replays the turn
+
+
+class Turn(msgspec.Struct, frozen=True):
+    """What was stored before answering (``stored`` is None when nothing could be)."""
+
+    question: Question
+    stored: store.ChatTurn | None
+    new_user: NewUser | None  # the anonymous user this turn created
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return self.question.user_id
+
+    def ids(self) -> dict[str, Any]:
+        """The turn's session and message ids (empty when it was not stored)."""
+        if self.stored is None:
+            return {}
+        return {
+            "session_id": str(self.stored.user_message.session_id),
+            "user_message_id": str(self.stored.user_message.id),
+            "assistant_message_id": str(self.stored.assistant_message.id),
+        }
+
+
+class TurnResult(msgspec.Struct, frozen=True, kw_only=True):
+    answer: Answer
+    session_id: uuid.UUID | None  # None only when the turn could not be saved
+    user_message_id: uuid.UUID | None
+    assistant_message_id: uuid.UUID | None
+    saved: bool  # False: the database was unreachable; the answer is not in the history
+    replayed: bool  # True: a retry with the same client_message_id
+    token: str | None  # a new anonymous user's credential, shown once
+
+
+class Started(msgspec.Struct, frozen=True, kw_only=True):
+    """The first event of a streamed turn: what was stored, before any text."""
+
+    ids: dict[str, Any]
+    saved: bool
+    replayed: bool
+    token: str | None
+
+
+class CredentialRequired(Exception):
+    """A session was named without a credential that could own it."""
+
+
+class TurnInProgress(Exception):
+    """The first request with this client_message_id is still being answered."""
+
+    def __init__(self, ids: dict[str, Any]) -> None:
+        super().__init__("the first request with this client_message_id is still being answered")
+        self.ids = ids
+
+
+class TurnFailed(Exception):
+    """The answer could not be generated; the turn is stored as failed when ``saved``."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retrieval: bool,
+        ids: dict[str, Any],
+        saved: bool,
+        token: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retrieval = retrieval  # True: the document index could not be searched
+        self.ids = ids
+        self.saved = saved
+        self.token = token  # a new anonymous user's credential: a retry needs it
+
+
+class ChatTurns:
+    def __init__(self, db: store.Pool, accounts: Accounts, answerer: Answerer) -> None:
+        self._db = db
+        self._accounts = accounts
+        self._answerer = answerer
+
+    async def begin(
+        self, caller: Principal | Unidentified | None, ask: Ask, *, request_id: str | None
+    ) -> Turn:
+        """Store the question and a pending answer; a stored turn is replayed, not repeated.
+
+        ``caller`` is None for a request without a credential (a new anonymous user owns the
+        turn), Unidentified when the database could not check the credential.
+        """
+        try:
+            if isinstance(caller, Unidentified):
+                raise ConnectionError("the credential could not be checked")
+            return await self._store(caller, ask, request_id=request_id)
+        except store.UNAVAILABLE as error:
+            log.warning("chat turn not saved, database unavailable: %s", type(error).__name__)
+            question = Question(text=ask.text, user_id=None, session_id=None)
+            return Turn(question, None, None)
+
+    async def answer(self, turn: Turn) -> TurnResult:
+        """The turn's answer, stored; TurnFailed (or TurnInProgress for a replay) otherwise."""
+        if turn.stored is not None and turn.stored.replayed:
+            return _replayed(turn)
+        try:
+            result = await answer(self._answerer, turn.question)
+        except Exception as error:
+            log.exception("answer failed")
+            raise await self._fail(turn, error) from error
+        return await self._complete(turn, result)
+
+    async def stream(self, turn: Turn) -> AsyncIterator[Started | str | TurnResult | TurnFailed]:
+        """Started, text pieces, then the stored TurnResult, or the TurnFailed it ended with.
+
+        A replay of a turn still pending or failed raises here, before anything is streamed.
+        A stream abandoned before its answer fails the turn, so it never stays pending.
+        """
+        if turn.stored is not None and turn.stored.replayed:
+            return _replay_events(turn, _replayed(turn))
+        return self._events(turn)
+
+    async def _events(self, turn: Turn) -> AsyncIterator[Started | str | TurnResult | TurnFailed]:
+        token = None if turn.new_user is None else turn.new_user.token
+        yield Started(ids=turn.ids(), saved=turn.stored is not None, replayed=False, token=token)
+        result: Answer | None = None
+        try:
+            async for item in self._answerer.stream(turn.question):
+                if isinstance(item, Answer):
+                    result = item
+                else:
+                    yield item
+            if result is None:
+                raise RuntimeError("the answerer ended without an answer")
+        except Exception as error:
+            log.exception("streamed answer failed")
+            yield await self._fail(turn, error)
+            return
+        finally:
+            if result is None and turn.stored is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._fail_quietly(turn.stored, "the stream was interrupted")
+        with anyio.CancelScope(shield=True):  # a client leaving now must not cut the write short
+            yield await self._complete(turn, result)
+
+    async def _store(self, caller: Principal | None, ask: Ask, *, request_id: str | None) -> Turn:
+        new_user = None
+        if caller is None:
+            if ask.session_id is not None:
+                raise CredentialRequired("continuing a session needs the token returned with it")
+            new_user = await self._accounts.create_anonymous(request_id=request_id)
+            caller = new_user.principal
+        session_id = ask.session_id
+        if session_id is None:
+            if ask.client_message_id is not None:
+                name = f"{caller.user_id}:{ask.client_message_id}"
+                session_id = uuid.uuid5(_FIRST_TURN_SESSIONS, name)
+                await store.ensure_session(self._db, caller.user_id, session_id)
+            else:
+                session_id = (await store.create_session(self._db, caller.user_id)).id
+        stored = await store.start_chat_turn(
+            self._db,
+            caller.user_id,
+            session_id,
+            content=ask.text,
+            client_message_id=ask.client_message_id,
+        )
+        question = Question(text=ask.text, user_id=caller.user_id, session_id=session_id)
+        return Turn(question, stored, new_user)
+
+    async def _complete(self, turn: Turn, result: Answer) -> TurnResult:
+        """Store the answer on the pending message (saved=False when the database is gone)."""
+        saved = False
+        if turn.stored is not None:
+            assistant = turn.stored.assistant_message
+            try:
+                await store.complete_chat_turn(
+                    self._db,
+                    assistant.user_id,
+                    assistant.id,
+                    content=result.text,
+                    citations_used=result.sources,
+                    confidence=result.confidence,
+                    token_count=result.usage.completion_tokens,
+                    metadata={"usage": msgspec.to_builtins(result.usage)},
+                )
+                saved = True
+            except store.UNAVAILABLE as error:
+                log.warning("answer not saved, database unavailable: %s", type(error).__name__)
+        return _result(turn, result, saved=saved)
+
+    async def _fail(self, turn: Turn, error: Exception) -> TurnFailed:
+        """Record the failure on the turn (when stored) and say what failed."""
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        saved = False
+        if turn.stored is not None:
+            assistant = turn.stored.assistant_message
+            try:
+                await store.fail_chat_turn(self._db, assistant.user_id, assistant.id, error=reason)
+                saved = True
+            except store.UNAVAILABLE:
+                pass
+        return TurnFailed(
+            reason,
+            retrieval=isinstance(error, RetrievalUnavailable),
+            ids=turn.ids(),
+            saved=saved,
+            token=None if turn.new_user is None else turn.new_user.token,
+        )
+
+    async def _fail_quietly(self, stored: store.ChatTurn, reason: str) -> None:
+        assistant = stored.assistant_message
+        with contextlib.suppress(*_NOTHING_TO_ADD):
+            await store.fail_chat_turn(self._db, assistant.user_id, assistant.id, error=reason)
+
+
+def _result(turn: Turn, result: Answer, *, saved: bool, replayed: bool = False) -> TurnResult:
+    stored = turn.stored
+    return TurnResult(
+        answer=result,
+        session_id=None if stored is None else stored.user_message.session_id,
+        user_message_id=None if stored is None else stored.user_message.id,
+        assistant_message_id=None if stored is None else stored.assistant_message.id,
+        saved=saved,
+        replayed=replayed,
+        token=None if turn.new_user is None else turn.new_user.token,
+    )
+
+
+def _replayed(turn: Turn) -> TurnResult:
+    """The original outcome of a turn retried with the same client_message_id."""
+    assert turn.stored is not None
+    assistant = turn.stored.assistant_message
+    if assistant.status == "pending":
+        raise TurnInProgress(turn.ids())
+    if assistant.status == "failed":
+        raise TurnFailed(
+            assistant.error or "unknown error", retrieval=False, ids=turn.ids(), saved=True
+        )
+    result = Answer(
+        text=assistant.content,
+        sources=msgspec.convert(assistant.sources, list[Citation]),
+        confidence=assistant.confidence,
+        usage=_stored_usage(turn.stored),
+    )
+    return _result(turn, result, saved=True, replayed=True)
+
+
+async def _replay_events(
+    turn: Turn, replay: TurnResult
+) -> AsyncIterator[Started | str | TurnResult]:
+    yield Started(ids=turn.ids(), saved=True, replayed=True, token=None)
+    yield replay.answer.text
+    yield replay
+
+
+def _stored_usage(stored: store.ChatTurn) -> Usage:
+    metadata = stored.assistant_message.metadata
+    usage = metadata.get("usage") if isinstance(metadata, dict) else None
+    try:
+        return msgspec.convert(usage, Usage)
+    except msgspec.ValidationError:
+        prompt = estimate_tokens(stored.user_message.content)
+        completion = estimate_tokens(stored.assistant_message.content)
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            estimated=True,
+        )
