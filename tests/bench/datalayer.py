@@ -26,9 +26,8 @@ from .stats import Operation, Row, Sample, measure, table
 from .store_layer import StoreLayer
 
 POOL_SIZE = 10  # the service's default DB_POOL_MAX_SIZE
-OPERATIONS = ("append", "last10", "turn")
+OPERATIONS = ("last10", "turn")
 TITLES = {
-    "append": "append a message (sequence, session bump, idempotency key)",
     "last10": "read the last 10 messages, oldest first",
     "turn": "chat-turn persistence (question, read context, answer + 3 citations)",
 }
@@ -73,10 +72,6 @@ def operations(layer: ChatLayer, data: Dataset, tag: str) -> dict[str, Operation
     def target(n: int) -> tuple[uuid.UUID, uuid.UUID]:
         return targets[(n * stride) % len(targets)]
 
-    async def append(n: int) -> object:
-        user_id, session_id = target(n)
-        return await layer.append(user_id, session_id, questions[n % 512], f"{tag}-{n}")
-
     async def last10(n: int) -> object:
         return await layer.last10(*target(n))
 
@@ -92,7 +87,7 @@ def operations(layer: ChatLayer, data: Dataset, tag: str) -> dict[str, Operation
             citations=data.citations,
         )
 
-    return {"append": append, "last10": last10, "turn": turn}
+    return {"last10": last10, "turn": turn}
 
 
 async def run(
@@ -209,7 +204,7 @@ def _verdict(
 ) -> str:
     top = max(plan.concurrencies)
     lines = ["Targets at concurrency 32:"]
-    for name in ("append", "turn"):
+    for name in ("turn",):
         mine = samples[(name, top, ours)].ops_per_second
         vs_orm = mine / max(samples[(name, top, orm)].ops_per_second, 1e-9)
         vs_hand = mine / max(samples[(name, top, by_hand)].ops_per_second, 1e-9)

@@ -1,14 +1,12 @@
-"""What every data layer under benchmark implements: the three operations of level 1.
+"""What every data layer under benchmark implements: the two operations of level 1.
 
 Each implementation does the same work with the same guarantees as the service's store:
 
-- ``append``: a complete message at the session's next sequence number (``last_seq + 1``,
-  stored back in ``chat_sessions.last_seq``), ``last_activity_at`` bumped, only in the
-  user's own session, and idempotent: a retry with the same ``client_message_id`` stores
-  nothing and returns the original.
 - ``last10``: the last 10 messages of the user's own session, oldest first, recording the
   read in ``chat_sessions.last_accessed_at`` at most once a minute.
-- ``turn``: the persistence of a chat turn: the user message (as ``append``), the last 10
+- ``turn``: the persistence of a chat turn: the user message at the session's next sequence
+  number (``last_seq + 1``, stored back in ``chat_sessions.last_seq``, ``last_activity_at``
+  bumped, only in the user's own session, idempotent on ``client_message_id``), the last 10
   messages read as context, then the assistant's answer (complete, with its citations
   mirrored in ``sources``) and one ``message_citations`` row per citation.
 """
@@ -26,12 +24,6 @@ class ChatLayer(Protocol):
     """A data layer under benchmark, bound to one database (its own pool or engine)."""
 
     name: str
-
-    async def append(
-        self, user_id: uuid.UUID, session_id: uuid.UUID, content: str, client_message_id: str
-    ) -> object:
-        """Returns the stored message (the original on a retry)."""
-        ...
 
     async def last10(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Sequence[object]:
         """Returns the messages, oldest first."""

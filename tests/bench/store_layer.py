@@ -15,18 +15,6 @@ class StoreLayer:
         self.pool = pool
         self.name = name
 
-    async def append(
-        self, user_id: uuid.UUID, session_id: uuid.UUID, content: str, client_message_id: str
-    ) -> object:
-        return await store.append_message(
-            self.pool,
-            user_id,
-            session_id,
-            role="user",
-            content=content,
-            client_message_id=client_message_id,
-        )
-
     async def last10(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Sequence[object]:
         page = await store.list_messages(self.pool, user_id, session_id, limit=10)
         return page.messages
