@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -11,6 +10,7 @@ from typing import Any, TypeVar
 import msgspec
 from starlette.requests import Request
 
+from .decode_errors import UNKNOWN_FIELD, field_error
 from .errors import ApiError
 from .settings import Settings
 from .store import InvalidInput
@@ -29,8 +29,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-_AT_PATH = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
-_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
 
 
 def invalid(location: str, field: str | None, reason: str, **extra: Any) -> ApiError:
@@ -41,12 +39,9 @@ def invalid(location: str, field: str | None, reason: str, **extra: Any) -> ApiE
 
 
 def _invalid(location: str, error: msgspec.ValidationError) -> ApiError:
-    """A 422 naming the field from msgspec's "<reason> - at `$.field`" message."""
-    reason, field = str(error), ""
-    if match := _AT_PATH.match(reason):
-        reason, field = match["reason"], match["path"].lstrip(".")
-    if match := _UNKNOWN_FIELD.match(reason):
-        field = ".".join(part for part in (field, match["field"]) if part)
+    """A 422 naming the field msgspec rejected."""
+    field, reason = field_error(error)
+    if reason == UNKNOWN_FIELD:
         reason = "unknown field (not part of this request)"
     return invalid(location, field, reason)
 
