@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 import qdrant_edge as qe
@@ -235,9 +235,9 @@ class EdgeVectorStore:
                 prefetches.append(qe.Prefetch(limit=limit * 4, query=sparse_query, filter=readable))
             request = qe.QueryRequest(
                 limit=limit,
-                # Qdrant server's default k, so both engines rank alike. (The stub does not
-                # declare Rrf a Fusion; the engine accepts it.)
-                query=qe.Fusion.Rrf(k=2),  # type: ignore[arg-type]
+                # Qdrant server's default k, so both engines rank alike. The cast: the stub
+                # does not declare Rrf a Fusion, the engine accepts it.
+                query=cast(qe.Fusion, qe.Fusion.Rrf(k=2)),
                 prefetches=prefetches,
                 filter=readable,
                 with_payload=True,
