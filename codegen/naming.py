@@ -56,11 +56,14 @@ def singular(word: str) -> str:
 
 
 def safe_identifier(name: str, reserved: frozenset[str] = frozenset()) -> str:
-    """A valid, non-keyword Python identifier; reserved names get a trailing underscore."""
+    """A valid Python identifier; keywords and ``reserved`` names get a trailing underscore.
+
+    Soft keywords (``match``, ``case``, ``type``) are valid names and stay as they are.
+    """
     ident = snake_case(name) or "column"
     if ident[0].isdigit():
         ident = f"_{ident}"
-    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in reserved:
+    if keyword.iskeyword(ident) or ident in reserved:
         ident = f"{ident}_"
     return ident
 

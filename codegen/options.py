@@ -11,21 +11,26 @@ from .errors import GenerateError
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_OVERRIDE_KEYS = frozenset({"db_type", "column", "py_type"})
+_OVERRIDE_KEYS = frozenset({"db_type", "column", "py_type", "values"})
 
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    """Annotate values of one database type, or of one ``table.column``, as ``py_type``."""
+    """Annotate values of one database type, or of one ``table.column``, as ``py_type``.
+
+    A column override may give ``values`` instead: the column's only values (those its
+    CHECK constraint allows), typed as a ``Literal`` alias in the models module.
+    """
 
     db_type: str | None
     column: str | None
-    py_type: str
+    py_type: str | None
+    values: tuple[str, ...] = ()
 
     @property
     def module(self) -> str | None:
-        """The module to import for ``py_type`` (``None`` for builtins)."""
-        module, _, _ = self.py_type.rpartition(".")
+        """The module to import for ``py_type`` (``None`` for builtins and ``values``)."""
+        module, _, _ = (self.py_type or "").rpartition(".")
         return module or None
 
 
@@ -76,16 +81,34 @@ def _override(index: int, raw: object) -> Override:
     column = entry.get("column")
     if (db_type is None) == (column is None):
         raise GenerateError(f"option {where}: set exactly one of db_type or column")
-    py_type = _expect(entry.get("py_type"), str, f"{where}.py_type")
-    if not _DOTTED.match(py_type):
-        raise GenerateError(f"option {where}.py_type: {py_type!r} is not a dotted Python name")
     if db_type is not None:
         db_type = _expect(db_type, str, f"{where}.db_type").lower()
     if column is not None:
         column = _expect(column, str, f"{where}.column")
         if column.count(".") not in (1, 2):
             raise GenerateError(f"option {where}.column: write table.column or schema.table.column")
+    if "values" in entry:
+        if "py_type" in entry:
+            raise GenerateError(f"option {where}: set either py_type or values, not both")
+        if column is None:
+            raise GenerateError(f"option {where}.values: values need a column, not a db_type")
+        return Override(db_type=None, column=column, py_type=None, values=_values(where, entry))
+    py_type = _expect(entry.get("py_type"), str, f"{where}.py_type")
+    if not _DOTTED.match(py_type):
+        raise GenerateError(f"option {where}.py_type: {py_type!r} is not a dotted Python name")
     return Override(db_type=db_type, column=column, py_type=py_type)
+
+
+def _values(where: str, entry: dict[str, Any]) -> tuple[str, ...]:
+    values = _expect(entry["values"], list, f"{where}.values")
+    if not values:
+        raise GenerateError(f"option {where}.values: list at least one value")
+    for index, value in enumerate(values):
+        _expect(value, str, f"{where}.values[{index}]")
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise GenerateError(f"option {where}.values: {', '.join(map(repr, repeated))} listed twice")
+    return tuple(values)
 
 
 def parse_options(raw: dict[str, Any]) -> Options:

@@ -23,6 +23,8 @@ class PyType:
     """Names to import from the generated ``db`` module."""
     enum: str | None = None
     """Model class of an enum type: values arrive as ``str`` and are converted."""
+    literal: str | None = None
+    """``Literal`` alias in the models module (an override's ``values``): plain ``str`` values."""
     unknown: bool = False
 
 
@@ -87,16 +89,27 @@ def type_name(identifier: Identifier) -> str:
     return split_type(identifier)[1].lower()
 
 
+def is_text(identifier: Identifier) -> bool:
+    """True for the types whose values asyncpg returns as ``str`` (text, varchar...)."""
+    return _BY_NAME.get(type_name(identifier)) is _STR
+
+
 class TypeMap:
     """Resolves columns to Python types, honouring enums and overrides."""
 
     def __init__(
-        self, enums: tuple[Enum, ...], overrides: tuple[Override, ...], default_schema: str
+        self,
+        enums: tuple[Enum, ...],
+        overrides: tuple[Override, ...],
+        default_schema: str,
+        literals: dict[str, str],
     ):
+        """``literals`` names the alias of each ``values`` override, keyed by its column."""
         self._enums = {(e.schema, e.name): e for e in enums}
         self._default_schema = default_schema
         self._by_type = {o.db_type: o for o in overrides if o.db_type is not None}
         self._by_column = {o.column: o for o in overrides if o.column is not None}
+        self._literals = literals
 
     def enum_class(self, enum: Enum) -> str:
         prefix = "" if enum.schema == self._default_schema else pascal_case(enum.schema)
@@ -121,7 +134,10 @@ class TypeMap:
     def resolve(self, column: Column) -> PyType:
         """The base type of ``column``; a column override wins over a type override."""
         override = self._column_override(column) or self._by_type.get(type_name(column.type))
-        if override is not None:
+        if override is not None and override.py_type is None:
+            name = self._literals[override.column or ""]
+            return PyType(name, name, literal=name)
+        if override is not None and override.py_type is not None:
             modules = frozenset({override.module}) if override.module else frozenset()
             return PyType(override.py_type, override.py_type, modules=modules)
         enum = self.find_enum(column.type)

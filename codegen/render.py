@@ -6,7 +6,18 @@ from collections.abc import Iterable
 
 from . import PLUGIN_NAME, __version__
 from .layout import INDENT, Call, Item, bracketed, comprehension, docstring, string_block
-from .plan import EnumPlan, ModelPlan, ModulePlan, Plan, QueryPlan, RowItem, Value
+from .plan import (
+    EnumPlan,
+    LiteralPlan,
+    ModelPlan,
+    ModulePlan,
+    Plan,
+    QueryPlan,
+    RowItem,
+    Value,
+    annotation,
+    keyword_order,
+)
 
 DB_ALIASES = frozenset({"JsonValue", "JsonInput", "Inet", "Cidr"})
 
@@ -21,20 +32,6 @@ def _header(plan: Plan, source: str | None) -> list[str]:
     if source:
         lines.append(f"# source: {source}")
     return lines
-
-
-def _annotation(value: Value, *, param: bool, in_models: bool = False) -> str:
-    py_type = value.type
-    base = py_type.param if param else py_type.base
-    dims = value.array_dims
-    if py_type.enum:
-        if dims > 1:
-            base = "str"  # multi-dimensional enum arrays arrive as nested str lists
-        elif not in_models:
-            base = f"models.{py_type.enum}"
-    for _ in range(dims):
-        base = f"list[{base}]"
-    return f"{base} | None" if value.nullable else base
 
 
 class _Imports:
@@ -57,7 +54,7 @@ class _Imports:
         name = py_type.param if param else py_type.base
         if name in DB_ALIASES:
             self.db.add(name)
-        if py_type.enum and not in_models:
+        if (py_type.enum or py_type.literal) and not in_models:
             self.models = True
 
     def lines(self) -> list[str]:
@@ -90,10 +87,10 @@ def _class(name: str, bases: str, doc: str, fields: list[tuple[str, str, str]]) 
     if doc:
         body.extend(docstring(doc, 1))
         body.append("")
-    for field_name, annotation, comment in fields:
+    for field_name, field_type, comment in fields:
         for comment_line in comment.strip().splitlines():
             body.append(f"{INDENT}# {comment_line.strip()}".rstrip())
-        body.append(f"{INDENT}{field_name}: {annotation}")
+        body.append(f"{INDENT}{field_name}: {field_type}")
     if not fields and not doc:
         body.append(f"{INDENT}pass")
     return lines + body
@@ -138,6 +135,9 @@ def render_init(plan: Plan) -> str:
 def render_models(plan: Plan) -> str:
     imports = _Imports()
     blocks: list[list[str]] = []
+    for literal in plan.literals:
+        imports.typing.update({"Literal", "TypeAlias"})
+        blocks.append(_literal(literal))
     for enum in plan.enums:
         blocks.append(_enum(enum))
     for model in plan.models:
@@ -148,7 +148,8 @@ def render_models(plan: Plan) -> str:
     if plan.models:
         imports.third_party.add("msgspec")
     import_lines = imports.lines()
-    names = [e.name for e in plan.enums] + [m.name for m in plan.models]
+    names = [x.name for x in plan.literals] + [e.name for e in plan.enums]
+    names += [m.name for m in plan.models]
     head = [*_header(plan, None), '"""Table models and enums."""']
     text = "\n".join(head) + "\n"
     if import_lines:
@@ -158,6 +159,14 @@ def render_models(plan: Plan) -> str:
     if blocks:
         text += "\n\n" + _join_blocks(blocks)
     return text
+
+
+def _literal(literal: LiteralPlan) -> list[str]:
+    values = [_py_string(value) for value in literal.values]
+    return [
+        *bracketed(f"{literal.name}: TypeAlias = Literal[", values, "", 0, close="]"),
+        *docstring(f"The values of {literal.column}.", 0),
+    ]
 
 
 def _enum(enum: EnumPlan) -> list[str]:
@@ -173,14 +182,21 @@ def _enum(enum: EnumPlan) -> list[str]:
 
 
 def _py_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    """A string literal as ruff writes it: double quotes unless single ones escape less."""
+    quote = "'" if value.count('"') > value.count("'") else '"'
+    out = []
+    for char in value:
+        if char in ("\\", quote):
+            out.append(f"\\{char}")
+        elif not char.isprintable():
+            out.append(repr(char)[1:-1])
+        else:
+            out.append(char)
+    return f"{quote}{''.join(out)}{quote}"
 
 
 def _model(model: ModelPlan) -> list[str]:
-    fields = [
-        (v.name, _annotation(v, param=False, in_models=True), v.comment) for v in model.fields
-    ]
+    fields = [(v.name, annotation(v, param=False, in_models=True), v.comment) for v in model.fields]
     return _class(model.name, "msgspec.Struct, frozen=True", model.doc, fields)
 
 
@@ -200,7 +216,7 @@ def _convert(value: Value, source: str) -> str:
 
 
 def _needs_conversion(values: Iterable[Value]) -> bool:
-    return any(v.type.enum and v.array_dims <= 1 for v in values)
+    return any(v.converted for v in values)
 
 
 def _model_args(fields: tuple[Value, ...], offset: int) -> list[Item]:
@@ -216,7 +232,7 @@ def _result_builder(query: QueryPlan, indent: int, head: str) -> list[str]:
             # asyncpg values are Any: a typed local keeps `return` honest for mypy --strict.
             pad = INDENT * indent
             return [
-                f"{pad}value: {_annotation(query.scalar, param=False)} = row[0]",
+                f"{pad}value: {annotation(query.scalar, param=False)} = row[0]",
                 f"{pad}return value",
             ]
         return [f"{INDENT * indent}{head}{converted}"]
@@ -241,7 +257,7 @@ def _row_item(item: RowItem) -> Item:
     return Call(f"models.{item.embed.name}(", _model_args(item.embed.fields, item.position))
 
 
-def _result_annotation(query: QueryPlan) -> str:
+def _resultannotation(query: QueryPlan) -> str:
     if query.cmd in (":execrows", ":copyfrom"):
         return "int"
     if query.cmd == ":execresult":
@@ -249,7 +265,7 @@ def _result_annotation(query: QueryPlan) -> str:
     if query.cmd == ":exec":
         return "None"
     if query.scalar is not None:
-        item = _annotation(query.scalar, param=False)
+        item = annotation(query.scalar, param=False)
     elif query.result_model is not None:
         item = f"models.{query.result_model.name}"
     else:
@@ -257,7 +273,9 @@ def _result_annotation(query: QueryPlan) -> str:
         item = query.row_class
     if query.cmd == ":many":
         return f"list[{item}]"
-    return item if item.endswith("| None") else f"{item} | None"
+    if query.one_row or item.endswith("| None"):
+        return item
+    return f"{item} | None"
 
 
 def _signature(query: QueryPlan) -> list[str]:
@@ -268,11 +286,11 @@ def _signature(query: QueryPlan) -> list[str]:
         params.append(f"params: {query.params_class}")
     elif query.params:
         params.append("*")
-        required = [p for p in query.params if not p.nullable]
-        optional = [p for p in query.params if p.nullable]
-        params.extend(f"{p.name}: {_annotation(p, param=True)}" for p in required)
-        params.extend(f"{p.name}: {_annotation(p, param=True)} = None" for p in optional)
-    return bracketed(f"async def {query.function}(", params, f" -> {_result_annotation(query)}:", 0)
+        params.extend(
+            f"{p.name}: {annotation(p, param=True)}{' = None' if p.nullable else ''}"
+            for p in keyword_order(query.params)
+        )
+    return bracketed(f"async def {query.function}(", params, f" -> {_resultannotation(query)}:", 0)
 
 
 def _call_args(query: QueryPlan) -> list[str]:
@@ -304,6 +322,12 @@ def _body(query: QueryPlan) -> list[str]:
             *bracketed("status = await conn.execute(", args, "", 1),
             f'{INDENT}return int(status.rpartition(" ")[2])',
         ]
+    if query.cmd == ":one" and query.one_row:
+        return [
+            *bracketed("row = await conn.fetchrow(", args, "", 1),
+            f"{INDENT}assert row is not None  # aggregates without GROUP BY return one row",
+            *_result_builder(query, 1, "return "),
+        ]
     if query.cmd == ":one":
         return [
             *bracketed("row = await conn.fetchrow(", args, "", 1),
@@ -333,15 +357,15 @@ def _query_blocks(query: QueryPlan, imports: _Imports) -> tuple[list[list[str]],
         assert query.params_class is not None
         imports.typing.add("NamedTuple")
         imports.abc.add("Iterable")
-        fields = [(p.name, _annotation(p, param=True), "") for p in query.params]
+        fields = [(p.name, annotation(p, param=True), "") for p in query.params]
         blocks.append(_class(query.params_class, "NamedTuple", "", fields))
         exported.append(query.params_class)
     elif query.params_class is not None:
         imports.third_party.add("msgspec")
-        required = [p for p in query.params if not p.nullable]
-        optional = [p for p in query.params if p.nullable]
-        fields = [(p.name, _annotation(p, param=True), "") for p in required]
-        fields += [(p.name, f"{_annotation(p, param=True)} = None", "") for p in optional]
+        fields = [
+            (p.name, f"{annotation(p, param=True)}{' = None' if p.nullable else ''}", "")
+            for p in keyword_order(query.params)
+        ]
         blocks.append(
             _class(query.params_class, "msgspec.Struct, frozen=True, kw_only=True", "", fields)
         )
@@ -360,7 +384,7 @@ def _query_blocks(query: QueryPlan, imports: _Imports) -> tuple[list[list[str]],
         fields = [
             (
                 item.value.name,
-                f"models.{item.embed.name}" if item.embed else _annotation(item.value, param=False),
+                f"models.{item.embed.name}" if item.embed else annotation(item.value, param=False),
                 "",
             )
             for item in query.row_items

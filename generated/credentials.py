@@ -67,7 +67,7 @@ async def create_credential(
     *,
     user_id: uuid.UUID,
     token_hash: bytes,
-    kind: str,
+    kind: models.UserCredentialKind,
     expires_at: datetime.datetime,
     label: str | None = None,
 ) -> models.UserCredential | None:

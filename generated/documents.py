@@ -107,11 +107,10 @@ async def count_stale_documents_for_worker(
     *,
     embedding_model: str,
     collection: str,
-) -> int | None:
+) -> int:
     """Counts the completed documents whose vectors were made another way or live elsewhere."""
     row = await conn.fetchrow(COUNT_STALE_DOCUMENTS_FOR_WORKER, embedding_model, collection)
-    if row is None:
-        return None
+    assert row is not None  # aggregates without GROUP BY return one row
     value: int = row[0]
     return value
 
@@ -334,7 +333,7 @@ WHERE id = ANY($1::uuid[])
 
 class ListDocumentStatusesForWorkerRow(msgspec.Struct, frozen=True):
     id: uuid.UUID
-    status: str
+    status: models.DocumentStatus
     error: str | None
 
 

@@ -176,7 +176,7 @@ class CopyMessagesParams(NamedTuple):
     session_id: uuid.UUID
     user_id: uuid.UUID
     seq: int
-    role: str
+    role: models.ChatMessageRole
     content: str
     created_at: datetime.datetime
 

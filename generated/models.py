@@ -6,6 +6,7 @@
 
 import datetime
 import uuid
+from typing import Literal, TypeAlias
 
 import msgspec
 
@@ -14,14 +15,34 @@ from .db import JsonValue
 __all__ = [
     "AuditLog",
     "ChatMessage",
+    "ChatMessageRole",
+    "ChatMessageStatus",
     "ChatSession",
     "Document",
     "DocumentChunk",
     "DocumentSource",
+    "DocumentStatus",
     "MessageCitation",
     "User",
     "UserCredential",
+    "UserCredentialKind",
 ]
+
+
+ChatMessageRole: TypeAlias = Literal["user", "assistant", "system"]
+"""The values of chat_messages.role."""
+
+
+ChatMessageStatus: TypeAlias = Literal["pending", "complete", "failed"]
+"""The values of chat_messages.status."""
+
+
+DocumentStatus: TypeAlias = Literal["pending", "processing", "completed", "failed"]
+"""The values of documents.status."""
+
+
+UserCredentialKind: TypeAlias = Literal["session", "api"]
+"""The values of user_credentials.kind."""
 
 
 class AuditLog(msgspec.Struct, frozen=True):
@@ -44,8 +65,8 @@ class ChatMessage(msgspec.Struct, frozen=True):
     session_id: uuid.UUID
     user_id: uuid.UUID
     seq: int
-    role: str
-    status: str
+    role: ChatMessageRole
+    status: ChatMessageStatus
     error: str | None
     content: str
     sources: JsonValue
@@ -83,7 +104,7 @@ class Document(msgspec.Struct, frozen=True):
     content_type: str | None
     checksum: bytes
     byte_size: int | None
-    status: str
+    status: DocumentStatus
     error: str | None
     chunk_count: int
     embedding_model: str | None
@@ -152,7 +173,7 @@ class UserCredential(msgspec.Struct, frozen=True):
     id: uuid.UUID
     user_id: uuid.UUID
     token_hash: bytes
-    kind: str
+    kind: UserCredentialKind
     label: str | None
     created_at: datetime.datetime
     expires_at: datetime.datetime

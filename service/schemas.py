@@ -122,8 +122,8 @@ class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     session_id: uuid.UUID
     seq: int
-    role: Literal["user", "assistant", "system"]
-    status: Literal["pending", "complete", "failed"]
+    role: store.ChatMessageRole
+    status: store.ChatMessageStatus
     error: str | None
     content: str
     sources: list[Any]
@@ -168,7 +168,7 @@ class DocumentOut(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str | None
     checksum: str  # sha256, hex
     byte_size: int | None
-    status: Literal["pending", "processing", "completed", "failed"]
+    status: store.DocumentStatus
     error: str | None
     chunk_count: int
     embedding_model: str | None
@@ -220,8 +220,8 @@ def message_out(message: store.ChatMessage) -> MessageOut:
         id=message.id,
         session_id=message.session_id,
         seq=message.seq,
-        role=message.role,  # type: ignore[arg-type]  # CHECK constraint guarantees the values
-        status=message.status,  # type: ignore[arg-type]
+        role=message.role,
+        status=message.status,
         error=message.error,
         content=message.content,
         sources=message.sources if isinstance(message.sources, list) else [],
@@ -245,7 +245,7 @@ def document_out(document: store.Document) -> DocumentOut:
         content_type=document.content_type,
         checksum=document.checksum.hex(),
         byte_size=document.byte_size,
-        status=document.status,  # type: ignore[arg-type]  # CHECK constraint guarantees it
+        status=document.status,
         error=document.error,
         chunk_count=document.chunk_count,
         embedding_model=document.embedding_model,

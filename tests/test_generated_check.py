@@ -28,7 +28,7 @@ def test_a_query_changed_without_regenerating_is_reported_by_file(tmp_path: Path
 
     assert len(problems) == 1
     assert problems[0].startswith("generated/users.py: differs from what `make gen` writes")
-    assert "+async def count_users(conn: Executor) -> int | None:" in problems[0]
+    assert "+async def count_users(conn: Executor) -> int:" in problems[0]
 
 
 def test_stale_and_missing_files_are_reported(tmp_path: Path) -> None:

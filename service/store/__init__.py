@@ -8,7 +8,16 @@ small Structs defined here.
 """
 
 from generated.db import init_connection
-from generated.models import ChatMessage, ChatSession, Document, User, UserCredential
+from generated.models import (
+    ChatMessage,
+    ChatMessageRole,
+    ChatMessageStatus,
+    ChatSession,
+    Document,
+    DocumentStatus,
+    User,
+    UserCredential,
+)
 
 from ..domain import Citation
 from .credentials import (
@@ -58,6 +67,8 @@ from .users import create_anonymous_user, create_user, delete_user
 __all__ = [
     "UNAVAILABLE",
     "ChatMessage",
+    "ChatMessageRole",
+    "ChatMessageStatus",
     "ChatSession",
     "ChatTurn",
     "Chunk",
@@ -68,6 +79,7 @@ __all__ = [
     "Document",
     "DocumentCreated",
     "DocumentPage",
+    "DocumentStatus",
     "InvalidInput",
     "IssuedCredential",
     "MessagePage",

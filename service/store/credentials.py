@@ -38,7 +38,7 @@ async def issue_credential(
     user_id: uuid.UUID,
     *,
     ttl: datetime.timedelta,
-    kind: str = "session",
+    kind: models.UserCredentialKind = "session",
     label: str | None = None,
     request_id: str | None = None,
 ) -> IssuedCredential:

@@ -279,13 +279,12 @@ async def list_completed_documents(
 
 async def count_stale_documents(db: Db, *, embedding_model: str, collection: str) -> int:
     """Completed documents whose vectors were made with another model or in another collection."""
-    count = await exec_statement(
+    return await exec_statement(
         db,
         lambda conn: documents.count_stale_documents_for_worker(
             conn, embedding_model=embedding_model, collection=collection
         ),
     )
-    return count or 0
 
 
 async def get_document_content(db: Db, document_id: uuid.UUID) -> bytes | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anyio
@@ -49,6 +49,9 @@ log = logging.getLogger("service.chat")
 # A first turn without a session gets a session id derived from the user and the
 # client_message_id, so its retry finds the same session (and so the same turn).
 _FIRST_TURN_SESSIONS = uuid.UUID("6b1d3c9e-8f43-4a57-9d0e-3f6c2a8b7e51")
+
+# What a streamed turn yields: Started, text pieces, then a TurnResult or a TurnFailed.
+Events = AsyncGenerator["Started | str | TurnResult | TurnFailed", None]
 
 # Failing an interrupted turn: it was failed already, or the database is gone.
 _NOTHING_TO_ADD: tuple[type[Exception], ...] = (store.Conflict, *store.UNAVAILABLE)
@@ -169,7 +172,7 @@ class ChatTurns:
             raise await self._fail(turn, error) from error
         return await self._complete(turn, result)
 
-    async def stream(self, turn: Turn) -> AsyncIterator[Started | str | TurnResult | TurnFailed]:
+    async def stream(self, turn: Turn) -> Events:
         """Started, text pieces, then the stored TurnResult, or the TurnFailed it ended with.
 
         A replay of a turn still pending or failed raises here, before anything is streamed.
@@ -179,7 +182,7 @@ class ChatTurns:
             return _replay_events(turn, _replayed(turn))
         return self._events(turn)
 
-    async def _events(self, turn: Turn) -> AsyncIterator[Started | str | TurnResult | TurnFailed]:
+    async def _events(self, turn: Turn) -> Events:
         token = None if turn.new_user is None else turn.new_user.token
         yield Started(ids=turn.ids(), saved=turn.stored is not None, replayed=False, token=token)
         result: Answer | None = None
@@ -307,7 +310,7 @@ def _replayed(turn: Turn) -> TurnResult:
 
 async def _replay_events(
     turn: Turn, replay: TurnResult
-) -> AsyncIterator[Started | str | TurnResult]:
+) -> AsyncGenerator[Started | str | TurnResult, None]:
     yield Started(ids=turn.ids(), saved=True, replayed=True, token=None)
     yield replay.answer.text
     yield replay

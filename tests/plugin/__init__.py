@@ -1,1 +1,1 @@
-"""Tests of the sqlc plugin in codegen/, run through the real sqlc binary, no database."""
+"""Tests of the sqlc plugin in codegen/: recorded sqlc requests replayed, a few sqlc runs."""

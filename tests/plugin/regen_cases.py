@@ -1,9 +1,14 @@
-"""Rewrite the ``expected/`` folder of plugin test cases from what sqlc generates now.
+"""Re-record plugin test cases: the request sqlc sends, and what the plugin answers.
 
-    python tests/plugin/regen_cases.py            # every case
-    python tests/plugin/regen_cases.py 'types_*'  # cases matching a glob
+    python tests/plugin/regen_cases.py                    # every case, through sqlc
+    python tests/plugin/regen_cases.py 'types_*'          # cases matching a glob
+    python tests/plugin/regen_cases.py --replay           # plugin changed only: no sqlc
 
-``expected_warnings.txt`` follows the plugin's stderr. Error cases (``expected_error.txt``)
+Through sqlc, each case's ``request.json`` and ``request.sha256`` are rewritten (do this
+after editing a case's inputs or upgrading sqlc), then its ``expected/`` and
+``expected_warnings.txt`` from what the plugin wrote. ``--replay`` feeds the recorded
+requests to the plugin in-process and rewrites only ``expected/`` and the warnings: enough
+after a change to ``codegen/``, and it takes a second. Error cases (``expected_error.txt``)
 are only run and reported: their message is written by hand. Review
 ``git diff tests/plugin/cases`` before committing: those files are the specification.
 """
@@ -21,16 +26,38 @@ from tests.plugin.harness import (
     CASES,
     ERROR_FILE,
     OUT,
+    REQUEST_FILE,
+    SOURCES_FILE,
     WARNINGS_FILE,
+    PluginRun,
     Run,
     case_names,
     is_error_case,
     run_cases,
+    run_plugin,
+    sources_digest,
+    sqlc_version,
+    trim_request,
     write_tree,
 )
 
 
-def record(case: str, run: Run) -> bool:
+def record_request(case: str, run: Run) -> bool:
+    """Write the request sqlc sent for ``case``; False when sqlc never ran the plugin."""
+    if not run.request:
+        print(f"FAIL  {case}: sqlc did not run the plugin\n{run.stderr.strip()}")
+        return False
+    folder = CASES / case
+    (folder / REQUEST_FILE).write_text(trim_request(run.request))
+    (folder / SOURCES_FILE).write_text(sources_digest(case, sqlc_version()))
+    replayed = run_plugin((folder / REQUEST_FILE).read_bytes())
+    if replayed.files != run.files or replayed.stderr != run.plugin_stderr:
+        print(f"FAIL  {case}: replaying {REQUEST_FILE} does not give what sqlc wrote")
+        return False
+    return True
+
+
+def record(case: str, run: PluginRun) -> bool:
     """Write one case's expected files; False when it did not behave as its kind requires."""
     folder = CASES / case
     if is_error_case(case):
@@ -39,19 +66,21 @@ def record(case: str, run: Run) -> bool:
         print(f"{'ok  ' if ok else 'FAIL'}  {case} (error case): {run.stderr.strip()}")
         return ok
     if run.returncode != 0:
-        print(f"FAIL  {case}: sqlc failed\n{run.stderr.strip()}")
+        print(f"FAIL  {case}: the plugin failed\n{run.stderr.strip()}")
         return False
     write_tree(folder / OUT, run.files)
     warnings = folder / WARNINGS_FILE
-    if run.plugin_stderr:
-        warnings.write_text(run.plugin_stderr)
+    if run.stderr:
+        warnings.write_text(run.stderr)
     elif warnings.exists():
         warnings.unlink()
-    print(f"ok    {case}: {len(run.files)} files{', warnings' if run.plugin_stderr else ''}")
+    print(f"ok    {case}: {len(run.files)} files{', warnings' if run.stderr else ''}")
     return True
 
 
-def main(patterns: list[str]) -> int:
+def main(args: list[str]) -> int:
+    replay = "--replay" in args
+    patterns = [arg for arg in args if arg != "--replay"]
     cases = [
         case
         for case in case_names()
@@ -60,9 +89,19 @@ def main(patterns: list[str]) -> int:
     if not cases:
         print("no case matches", file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory() as scratch:
-        runs = run_cases(cases, Path(scratch))
-    results = [record(case, run) for case, run in runs.items()]
+    results: list[bool] = []
+    if not replay:
+        with tempfile.TemporaryDirectory() as scratch:
+            runs = run_cases(cases, Path(scratch))
+        results = [record_request(case, run) for case, run in runs.items()]
+        cases = [case for case, ok in zip(cases, results, strict=True) if ok]
+    for case in cases:
+        request = CASES / case / REQUEST_FILE
+        if not request.is_file():
+            print(f"FAIL  {case}: no {REQUEST_FILE}; run without --replay first")
+            results.append(False)
+            continue
+        results.append(record(case, run_plugin(request.read_bytes())))
     return 0 if all(results) else 1
 
 

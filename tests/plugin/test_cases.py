@@ -1,13 +1,20 @@
-"""Every case folder, run through the real sqlc binary: exact files, exact errors, exact warnings.
+"""Every case folder, its recorded sqlc request replayed: exact files, errors and warnings.
 
-When a change to the plugin is intended, ``python tests/plugin/regen_cases.py`` rewrites
-the expected files; review the diff.
+The plugin runs in this process on ``request.json``; ``test_end_to_end.py`` checks that
+the recordings are what sqlc sends. When a change to the plugin is intended,
+``python tests/plugin/regen_cases.py --replay`` rewrites the expected files (without
+``--replay``, after editing a case's inputs, it re-records the requests through sqlc);
+review the diff.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import re
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
@@ -15,66 +22,68 @@ from tests.plugin.harness import (
     CASES,
     ERROR_FILE,
     OUT,
+    REGEN_SCRIPT,
+    REQUEST_FILE,
+    ROOT,
+    SOURCES_FILE,
     WARNINGS_FILE,
-    CaseRuns,
     case_names,
     error_cases,
     golden_cases,
     read_tree,
-    run_cases,
+    replay,
+    sources_digest,
+    sqlc_version,
     tree_diff,
 )
 
-REGEN = "python tests/plugin/regen_cases.py"
+REGEN = f"python {REGEN_SCRIPT}"
 # The larger cases: each run of the plugin gets a fresh hash seed, so set order would show.
-DETERMINISM_CASES = ["commands", "enums", "macros", "types_scalars"]
+DETERMINISM_CASES = ["commands", "enums", "macros", "option_overrides_values", "types_scalars"]
 
 
 @pytest.mark.parametrize("case", golden_cases())
-def test_generated_files_are_exactly_the_expected_ones(case: str, case_runs: CaseRuns) -> None:
+def test_generated_files_are_exactly_the_expected_ones(case: str) -> None:
     expected = read_tree(CASES / case / OUT)
     assert expected, f"{case} has neither {OUT}/ nor {ERROR_FILE}: run {REGEN} {case}"
 
-    run = case_runs[case]
+    run = replay(case)
 
-    assert run.returncode == 0, f"sqlc generate failed:\n{run.stderr}"
-    assert run.stderr == ""
+    assert run.returncode == 0, f"the plugin failed:\n{run.stderr}"
     diff = tree_diff(expected, run.files)
     if diff:
-        pytest.fail(f"generated files differ from {case}/{OUT} (if intended: {REGEN})\n{diff}")
+        pytest.fail(
+            f"generated files differ from {case}/{OUT} (if intended: {REGEN} --replay)\n{diff}"
+        )
 
 
 @pytest.mark.parametrize("case", golden_cases())
-def test_plugin_warns_exactly_as_expected(case: str, case_runs: CaseRuns) -> None:
+def test_plugin_warns_exactly_as_expected(case: str) -> None:
     warnings = CASES / case / WARNINGS_FILE
     expected = warnings.read_text() if warnings.is_file() else ""
 
-    run = case_runs[case]
+    run = replay(case)
 
     assert run.returncode == 0, run.stderr
-    assert run.plugin_stderr == expected
+    assert run.stderr == expected
 
 
 @pytest.mark.parametrize("case", error_cases())
-def test_rejected_input_fails_with_its_message_and_writes_nothing(
-    case: str, case_runs: CaseRuns
-) -> None:
+def test_rejected_input_fails_with_its_message_and_writes_nothing(case: str) -> None:
     message = (CASES / case / ERROR_FILE).read_text().strip()
 
-    run = case_runs[case]
+    run = replay(case)
 
-    assert run.returncode != 0, f"sqlc generate succeeded, writing {sorted(run.files)}"
-    assert message in run.stderr
+    assert run.returncode == 1, f"the plugin succeeded, writing {sorted(run.files)}"
+    assert f"sqlc-gen-asyncpg: {message}" in run.stderr
     assert run.files == {}
 
 
-def test_unknown_types_are_any_with_a_warning_naming_table_query_and_type(
-    case_runs: CaseRuns,
-) -> None:
-    run = case_runs["unknown_type"]
+def test_unknown_types_are_any_with_a_warning_naming_table_query_and_type() -> None:
+    run = replay("unknown_type")
 
     assert run.returncode == 0, run.stderr
-    assert run.plugin_stderr.splitlines() == [
+    assert run.stderr.splitlines() == [
         "sqlc-gen-asyncpg: warning: table places, column location: unknown PostgreSQL type "
         "'point', typed as Any (add an override to type it)",
         "sqlc-gen-asyncpg: warning: table places, column search: unknown PostgreSQL type "
@@ -89,12 +98,36 @@ def test_unknown_types_are_any_with_a_warning_naming_table_query_and_type(
     assert "from typing import Any\n" in models
 
 
-def test_generation_is_deterministic(case_runs: CaseRuns, tmp_path: Path) -> None:
-    second = run_cases(DETERMINISM_CASES, tmp_path)
+def test_generation_is_deterministic() -> None:
+    # One interpreter per hash seed (a process never changes its own), each compared with
+    # this process's answer: set or dict order that leaked into the output would show.
+    for case in DETERMINISM_CASES:
+        for seed in ("0", "1"):
+            done = subprocess.run(
+                [sys.executable, "-m", "codegen"],
+                input=(CASES / case / REQUEST_FILE).read_bytes(),
+                cwd=ROOT,
+                env={**os.environ, "PYTHONHASHSEED": seed},
+                capture_output=True,
+                timeout=60,
+                check=True,
+            )
+            files = {
+                f["name"]: base64.b64decode(f["contents"]) for f in json.loads(done.stdout)["files"]
+            }
 
-    for case, run in second.items():
-        assert run.returncode == 0, run.stderr
-        assert run.files == case_runs[case].files, f"{case}: two runs differ"
+            assert files == replay(case).files, f"{case}: hash seed {seed} changes the output"
+
+
+def test_every_recorded_request_was_recorded_from_the_cases_current_inputs() -> None:
+    # Cheap staleness check for every case; test_end_to_end.py re-records one through sqlc.
+    version = sqlc_version()
+    for case in case_names():
+        recorded = CASES / case / SOURCES_FILE
+        assert recorded.is_file(), f"{case}: no {SOURCES_FILE}: run {REGEN} {case}"
+        assert recorded.read_text() == sources_digest(case, version), (
+            f"{case}: inputs or sqlc changed since its request was recorded: run {REGEN} {case}"
+        )
 
 
 def test_every_case_is_complete_and_of_one_kind() -> None:
@@ -102,6 +135,7 @@ def test_every_case_is_complete_and_of_one_kind() -> None:
         folder = CASES / case
         assert re.fullmatch(r"[a-z][a-z0-9_]*", case), f"{case}: name it in snake_case"
         assert (folder / "schema.sql").is_file(), f"{case}: no schema.sql"
+        assert (folder / REQUEST_FILE).is_file(), f"{case}: no {REQUEST_FILE}"
         config = (folder / "sqlc.yaml").read_text()
         assert "cmd: codegen/sqlc-gen-asyncpg" in config, f"{case}: plugin cmd"
         assert f"out: {OUT}\n" in config, f"{case}: codegen out must be {OUT}"
@@ -141,3 +175,4 @@ def test_cases_cover_every_command_and_option() -> None:
         "overrides",
     ]:
         assert f"          {option}:" in sources, option
+    assert "              values: [" in sources, "overrides[].values"

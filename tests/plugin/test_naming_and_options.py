@@ -16,6 +16,7 @@ from codegen.naming import (
     snake_case,
 )
 from codegen.options import Options, Override, parse_options
+from codegen.plan import class_fields
 
 
 @pytest.mark.parametrize(
@@ -66,10 +67,22 @@ def test_pascal_case_and_safe_identifiers() -> None:
     assert pascal_case("chat_messages") == "ChatMessages"
     assert pascal_case("displayName") == "DisplayName"
     assert safe_identifier("class") == "class_"
-    assert safe_identifier("match") == "match_"
+    assert safe_identifier("from") == "from_"
     assert safe_identifier("2fa") == "_2fa"
     assert safe_identifier("row", frozenset({"row"})) == "row_"
     assert safe_identifier("") == "column"
+
+
+@pytest.mark.parametrize("name", ["match", "case", "type", "status", "id", "value", "row"])
+def test_soft_keywords_and_ordinary_words_keep_their_name(name: str) -> None:
+    assert safe_identifier(name) == name
+
+
+def test_a_class_field_is_renamed_only_when_a_later_annotation_reads_its_name() -> None:
+    names = ["int", "uuid", "models", "status", "amount"]
+    annotations = ["int", "uuid.UUID", "str", "models.Status", "int | None"]
+
+    assert class_fields(names, annotations) == ["int_", "uuid", "models_", "status", "amount"]
 
 
 def test_enum_members_and_duplicates() -> None:
@@ -104,6 +117,7 @@ def test_every_option_is_read() -> None:
             "overrides": [
                 {"db_type": "UUID", "py_type": "myapp.ids.UserId"},
                 {"column": "authors.bio", "py_type": "str"},
+                {"column": "public.authors.kind", "values": ["person", "group"]},
             ],
         }
     )
@@ -118,9 +132,13 @@ def test_every_option_is_read() -> None:
     assert options.overrides == (
         Override(db_type="uuid", column=None, py_type="myapp.ids.UserId"),
         Override(db_type=None, column="authors.bio", py_type="str"),
+        Override(
+            db_type=None, column="public.authors.kind", py_type=None, values=("person", "group")
+        ),
     )
     assert options.overrides[0].module == "myapp.ids"
     assert options.overrides[1].module is None
+    assert options.overrides[2].module is None
 
 
 @pytest.mark.parametrize(
@@ -165,7 +183,7 @@ def test_every_option_is_read() -> None:
         ({"overrides": ["uuid"]}, "option overrides[0] must be a mapping, got 'uuid' (a string)"),
         (
             {"overrides": [{"db_type": "uuid", "go_type": "x", "py_type": "str"}]},
-            "option overrides[0]: unknown key(s) go_type (known: column, db_type, py_type)",
+            "option overrides[0]: unknown key(s) go_type (known: column, db_type, py_type, values)",
         ),
         (
             {"overrides": [{"py_type": "str"}]},
@@ -186,6 +204,34 @@ def test_every_option_is_read() -> None:
         (
             {"overrides": [{"column": "bio", "py_type": "str"}]},
             "option overrides[0].column: write table.column or schema.table.column",
+        ),
+        (
+            {"overrides": [{"column": "a.b", "values": ["x"], "valus": ["y"]}]},
+            "option overrides[0]: unknown key(s) valus (known: column, db_type, py_type, values)",
+        ),
+        (
+            {"overrides": [{"column": "a.b", "values": []}]},
+            "option overrides[0].values: list at least one value",
+        ),
+        (
+            {"overrides": [{"column": "a.b", "values": "open"}]},
+            "option overrides[0].values must be a list, got 'open' (a string)",
+        ),
+        (
+            {"overrides": [{"column": "a.b", "values": ["open", True]}]},
+            "option overrides[0].values[1] must be a string, got True (true or false)",
+        ),
+        (
+            {"overrides": [{"column": "a.b", "values": ["open", "shut", "open"]}]},
+            "option overrides[0].values: 'open' listed twice",
+        ),
+        (
+            {"overrides": [{"column": "a.b", "values": ["open"], "py_type": "str"}]},
+            "option overrides[0]: set either py_type or values, not both",
+        ),
+        (
+            {"overrides": [{"db_type": "text", "values": ["open"]}]},
+            "option overrides[0].values: values need a column, not a db_type",
         ),
     ],
 )

@@ -82,10 +82,9 @@ SELECT count(*) FROM authors
 """
 
 
-async def count_authors(conn: Executor) -> int | None:
+async def count_authors(conn: Executor) -> int:
     row = await conn.fetchrow(COUNT_AUTHORS)
-    if row is None:
-        return None
+    assert row is not None  # aggregates without GROUP BY return one row
     value: int = row[0]
     return value
 

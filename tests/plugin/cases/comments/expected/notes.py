@@ -42,10 +42,9 @@ SELECT count(*) FROM tags
 """
 
 
-async def count_tags(conn: Executor) -> int | None:
+async def count_tags(conn: Executor) -> int:
     row = await conn.fetchrow(COUNT_TAGS)
-    if row is None:
-        return None
+    assert row is not None  # aggregates without GROUP BY return one row
     value: int = row[0]
     return value
 

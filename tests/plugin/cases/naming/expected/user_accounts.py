@@ -31,15 +31,9 @@ SELECT id FROM user_accounts WHERE "class" = $1 AND id > $2 AND "displayName" = 
 """
 
 
-async def find_accounts_by_class(
-    conn: Executor,
-    *,
-    conn_: str,
-    row_: int,
-    status_: str,
-) -> list[int]:
-    """Parameters named like the generated code's locals get a trailing underscore."""
-    rows = await conn.fetch(FIND_ACCOUNTS_BY_CLASS, conn_, row_, status_)
+async def find_accounts_by_class(conn: Executor, *, conn_: str, row: int, status: str) -> list[int]:
+    """Only a parameter the function itself uses (conn) gets a trailing underscore."""
+    rows = await conn.fetch(FIND_ACCOUNTS_BY_CLASS, conn_, row, status)
     return [row[0] for row in rows]
 
 

@@ -2,7 +2,7 @@
 SELECT * FROM user_accounts WHERE id = $1;
 
 -- name: FindAccountsByClass :many
--- Parameters named like the generated code's locals get a trailing underscore.
+-- Only a parameter the function itself uses (conn) gets a trailing underscore.
 SELECT id FROM user_accounts WHERE "class" = @conn AND id > @row AND "displayName" = @status;
 
 -- name: ListAccountPairs :many
