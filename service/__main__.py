@@ -8,11 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from . import serving
-from .cli import evaluate, ingest, load_questions, preflight, reindex
 from .logs import configure_logging
-from .rag.edge import EngineBusy
-from .rag.vectors import LayoutMismatch
 from .settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,15 +62,42 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     configure_logging(settings.log_level if args.command == "serve" else "WARNING")
+    # The service is imported once the settings are known good: its modules take seconds to
+    # import (qdrant-client), and --help or a configuration error answers at once.
+    from asyncpg import UndefinedColumnError, UndefinedTableError
+
+    from .connections import DatabaseUnavailable
+    from .rag.edge import EngineBusy
+    from .rag.vectors import LayoutMismatch
+    from .serving import CannotListen
+
     try:
         return _run(args, settings)
+    except SettingsError as error:  # found once in use: DATABASE_URL unset or unusable
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
     except (EngineBusy, LayoutMismatch) as error:
         hint = " (stop the service first)" if args.command == "reindex" else ""
         print(f"error: {error}{hint}", file=sys.stderr)
         return 2
+    except (DatabaseUnavailable, CannotListen) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (UndefinedTableError, UndefinedColumnError) as error:
+        print(
+            f"error: the database's schema is missing or old ({error}); apply the migrations: "
+            "make migrate (dbmate up) with the same DATABASE_URL",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises it once it has shut down cleanly
+        return 130
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from . import serving
+    from .cli import evaluate, ingest, load_questions, preflight, reindex
+
     if args.command == "ingest":
         failed = asyncio.run(ingest(settings, args.sources, owner=args.user, include=args.include))
         return 1 if failed else 0
@@ -83,11 +106,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "eval":
         asyncio.run(evaluate(settings, load_questions(args.questions)))
         return 0
-    asyncio.run(preflight(settings))  # one clear line instead of a failed startup
     host = args.host or settings.host
-    port = args.port or settings.port
-    print(f"Serving on http://{host}:{port}  (API description: /openapi.json)", flush=True)
-    serving.run("service.serving:worker_app", host=host, port=port, workers=args.workers)
+    port = settings.port if args.port is None else args.port
+    # The address first: a busy port is told at once, and nothing is announced before it is
+    # held (connections made meanwhile wait in the backlog until the app has started).
+    sock = serving.bind(host, port)
+    try:
+        asyncio.run(preflight(settings))  # one clear line instead of a failed startup
+    except BaseException:
+        sock.close()
+        raise
+    port = sock.getsockname()[1]  # the one chosen, for --port 0
+    where = f"[{host}]" if ":" in host else host
+    print(f"Serving on http://{where}:{port}  (API description: /openapi.json)", flush=True)
+    serving.run("service.serving:worker_app", host=host, port=port, workers=args.workers, sock=sock)
     return 0
 
 

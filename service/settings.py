@@ -1,16 +1,27 @@
-"""The one place configuration is read: the environment, then a ``.env`` file beneath it."""
+"""The one place configuration is read: the environment, then a ``.env`` file beneath it.
+
+A bad value stops the program with one line naming its variable, what was expected and what
+to do (``python -m service`` prints it as ``configuration error: ...`` and exits with 2).
+"""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 from qdrant_edge import Bm25, Bm25Config
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+from .decode_errors import field_error
+
+__all__ = ["LOG_LEVELS", "BadValue", "Settings", "SettingsError", "load_settings", "read_env_file"]
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
@@ -19,6 +30,18 @@ Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 class SettingsError(Exception):
     """A setting is missing or has a value of the wrong kind; the message names the variable."""
+
+
+class BadValue(SettingsError):
+    """One line: "VARIABLE: expected ..., got ... (in .env); <the fix>"."""
+
+    def __init__(self, variable: str, expected: str, got: str, fix: str) -> None:
+        super().__init__(variable, expected, got, fix)
+        self.variable, self.expected, self.got, self.fix = variable, expected, got, fix
+        self.where = ""  # " (in .env)" when the value came from that file
+
+    def __str__(self) -> str:
+        return f"{self.variable}: expected {self.expected}, got {self.got}{self.where}; {self.fix}"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,7 +109,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Serving.
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # one of LOG_LEVELS, in any case
 
     def fetch_allowed_hosts(self) -> frozenset[str]:
         """FETCH_ALLOW_HOSTS as a set of lower-case host names."""
@@ -94,49 +117,152 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return frozenset(host.strip().lower() for host in hosts if host.strip())
 
     def __post_init__(self) -> None:
+        url = self.database_url
+        if url is not None and not url.lower().startswith(_POSTGRES):
+            # Never echoed: the URL may carry a password.
+            scheme = url.partition("://")[0] if "://" in url else ""
+            got = f'a "{scheme[:20]}://" URL' if scheme else "a value that is not a URL"
+            raise BadValue(
+                "DATABASE_URL",
+                "postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
+                got,
+                "set it to such a URL (make run sets it to the embedded PostgreSQL when unset)",
+            )
         if self.db_pool_min_size > self.db_pool_max_size:
-            raise SettingsError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+            raise BadValue(
+                "DB_POOL_MIN_SIZE",
+                f"at most DB_POOL_MAX_SIZE ({self.db_pool_max_size})",
+                str(self.db_pool_min_size),
+                "lower DB_POOL_MIN_SIZE or raise DB_POOL_MAX_SIZE",
+            )
         if self.default_page_size > self.max_page_size:
-            raise SettingsError("DEFAULT_PAGE_SIZE must not exceed MAX_PAGE_SIZE")
+            raise BadValue(
+                "DEFAULT_PAGE_SIZE",
+                f"at most MAX_PAGE_SIZE ({self.max_page_size})",
+                str(self.default_page_size),
+                "lower DEFAULT_PAGE_SIZE or raise MAX_PAGE_SIZE",
+            )
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise BadValue(
+                "LOG_LEVEL",
+                f"one of {', '.join(LOG_LEVELS)}",
+                _quoted(self.log_level),
+                "set it to one of those (default INFO)",
+            )
         try:
             Bm25(Bm25Config(language=self.bm25_language))
         except ValueError as error:
-            raise SettingsError(f"BM25_LANGUAGE: {error}") from error
+            raise BadValue(
+                "BM25_LANGUAGE",
+                "a language Qdrant's BM25 knows",
+                _quoted(self.bm25_language),
+                "set it to one such as english (the default)",
+            ) from error
+
+
+_POSTGRES = ("postgresql://", "postgres://")
+_INFO = msgspec.inspect.type_info(Settings)
+assert isinstance(_INFO, msgspec.inspect.StructType)
+_FIELDS = {field.name: field for field in _INFO.fields}
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file; blank lines, comments and ``export`` prefixes allowed."""
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, separator, value = line.removeprefix("export ").partition("=")
-        if not separator:
-            raise SettingsError(f"{path}:{number}: expected KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    """The variables a .env file sets, read by python-dotenv as a shell would read them:
+    comments, quotes, ``export`` and quoted multi-line values. Values are taken literally
+    (no ``${VAR}`` expansion: a password may hold a ``$``); a name without ``=`` sets nothing.
+    A file that is not UTF-8, or a line that is not ``KEY=VALUE``, is a SettingsError naming
+    the line."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SettingsError(
+            f"{path}: cannot be read ({error.strerror}); fix or remove it"
+        ) from error
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark is not part of the first name
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise SettingsError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x}); "
+            "save the file as UTF-8"
+        ) from error
+    # dotenv_values would skip a line it cannot read with a logged warning: its parser names it.
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise SettingsError(
+                f"{path}:{binding.original.line}: expected KEY=VALUE; fix or remove the line"
+            )
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
 ) -> Settings:
-    """Settings from ``environ`` (default: the process environment) over ``env_file``."""
-    source = dict(read_env_file(env_file)) if env_file is not None and env_file.is_file() else {}
-    source.update(os.environ if environ is None else environ)
+    """Settings from ``environ`` (default: the process environment) over ``env_file``.
+
+    Only upper-case names of settings count; an empty value means unset (the default).
+    """
     fields = {field.name for field in msgspec.structs.fields(Settings)}
-    raw = {
-        key.lower(): value
-        for key, value in source.items()
-        if key.lower() in fields and key.isupper() and value != ""
-    }
+    layers = [(os.environ if environ is None else environ, "")]
+    if env_file is not None and env_file.is_file():
+        layers.insert(0, (read_env_file(env_file), f" (in {env_file})"))
+    raw: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for values, where in layers:  # later layers win
+        for key, value in values.items():
+            if key.isupper() and key.lower() in fields:
+                raw[key.lower()], origin[key.lower()] = value, where
+    raw = {name: value for name, value in raw.items() if value != ""}
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as error:
-        message = str(error)
-        name, _, _ = message.rpartition(" - at `$.")
-        variable = message.rpartition("`$.")[2].rstrip("`").upper()
-        raise SettingsError(f"{variable}: {name or message}") from error
+        name, reason = field_error(error)
+        raise _explain(name, raw.get(name), origin.get(name, ""), reason) from error
+    except BadValue as bad:  # a check of Settings itself
+        bad.where = origin.get(bad.variable.lower(), "")
+        raise
+
+
+def _explain(name: str, value: str | None, where: str, reason: str) -> SettingsError:
+    """The variable, what it takes, what it got (and from where), how to fix it."""
+    field = _FIELDS.get(name)
+    if field is None or value is None:
+        return SettingsError(f"{name.upper()}: {reason}")
+    expected, fix = _expectation(field.type, reason)
+    default = field.default
+    if isinstance(default, bool):
+        default = str(default).lower()
+    unset = "" if default in (None, msgspec.NODEFAULT) else f" (default {default})"
+    bad = BadValue(name.upper(), expected, _quoted(value), f"set it to {fix}{unset}")
+    bad.where = where
+    return bad
+
+
+def _expectation(kind: msgspec.inspect.Type, reason: str) -> tuple[str, str]:
+    """What a field of this type takes, said twice: as expected, and as the fix."""
+    if isinstance(kind, msgspec.inspect.BoolType):
+        return "true or false", "true or false"
+    if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+        bounds = _bounds(kind)
+        if isinstance(kind, msgspec.inspect.IntType):
+            return f"an integer{bounds}", f"a whole number{bounds}"
+        return f"a number{bounds}", f"a number{bounds}"
+    return reason, "a valid value"
+
+
+def _bounds(kind: msgspec.inspect.IntType | msgspec.inspect.FloatType) -> str:
+    if kind.ge is not None and kind.le is not None:
+        return f" between {kind.ge:g} and {kind.le:g}"
+    limits = [
+        f"{op} {bound:g}"
+        for op, bound in ((">=", kind.ge), (">", kind.gt), ("<=", kind.le), ("<", kind.lt))
+        if bound is not None
+    ]
+    return " " + " and ".join(limits) if limits else ""
+
+
+def _quoted(value: Any) -> str:
+    """A value as it is shown in a message: JSON-quoted, long ones cut."""
+    text = str(value)
+    return msgspec.json.encode(text if len(text) <= 40 else text[:37] + "...").decode()
