@@ -6,7 +6,6 @@ sqlc binary and the project's plugin, so this checks the whole pipeline.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import importlib
 import ipaddress
@@ -14,11 +13,11 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import pytest
@@ -27,12 +26,13 @@ from tools import venv_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = Path(__file__).resolve().parent / "roundtrip"
-T = TypeVar("T")
+
+pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rtgen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """The package generated from roundtrip/, importable as ``rtgen``."""
+    """The package generated from roundtrip/, importable as ``rtgen``: once, for every server."""
     work = tmp_path_factory.mktemp("roundtrip")
     for name in ("schema.sql", "queries.sql", "sqlc.yaml"):
         shutil.copy(CASE / name, work / name)
@@ -47,22 +47,18 @@ def rtgen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
             del sys.modules[name]
 
 
-def run_with_conn(
-    database_url: str, rtgen: ModuleType, body: Callable[[asyncpg.Connection[Any]], Awaitable[T]]
-) -> T:
-    """Run ``body`` on a fresh connection to a database holding the round-trip schema."""
+@pytest.fixture
+async def conn(database_url: str, rtgen: ModuleType) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """A fresh connection to this test's database, holding the round-trip schema."""
     db = importlib.import_module("rtgen.db")
-
-    async def main() -> T:
-        conn: asyncpg.Connection[Any] = await asyncpg.connect(database_url)
-        try:
-            await db.init_connection(conn)
-            await conn.execute((CASE / "schema.sql").read_text())
-            return await body(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(main())
+    schema = (CASE / "schema.sql").read_text()
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(database_url)
+    try:
+        await db.init_connection(conn)
+        await conn.execute(schema)
+        yield conn
+    finally:
+        await conn.close()
 
 
 def full_values(label: str) -> Any:
@@ -99,19 +95,16 @@ def full_values(label: str) -> Any:
     )
 
 
-def test_one_returns_the_table_model_with_every_type_intact(
-    database_url: str, rtgen: ModuleType
+async def test_one_returns_the_table_model_with_every_type_intact(
+    conn: asyncpg.Connection[Any],
 ) -> None:
     queries = importlib.import_module("rtgen.queries")
     models = importlib.import_module("rtgen.models")
     params = full_values("full")
 
-    async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, Any]:
-        created = await queries.create_value(conn, params)
-        fetched = await queries.get_value(conn, id=created.id)
-        return created, fetched
+    created = await queries.create_value(conn, params)
+    fetched = await queries.get_value(conn, id=created.id)
 
-    created, fetched = run_with_conn(database_url, rtgen, body)
     assert isinstance(created, models.RtValue)
     assert created == fetched
     for name in params.__struct_fields__:
@@ -124,53 +117,43 @@ def test_one_returns_the_table_model_with_every_type_intact(
     assert all(type(m) is models.RtMood for m in fetched.moods)
 
 
-def test_nulls_round_trip_as_none(database_url: str, rtgen: ModuleType) -> None:
+async def test_nulls_round_trip_as_none(conn: asyncpg.Connection[Any]) -> None:
     queries = importlib.import_module("rtgen.queries")
 
-    async def body(conn: asyncpg.Connection[Any]) -> Any:
-        created = await queries.create_value(conn, queries.CreateValueParams(label="nulls"))
-        return await queries.get_value(conn, id=created.id)
+    created = await queries.create_value(conn, queries.CreateValueParams(label="nulls"))
+    fetched = await queries.get_value(conn, id=created.id)
 
-    fetched = run_with_conn(database_url, rtgen, body)
     nullable = [n for n in fetched.__struct_fields__ if n not in ("id", "label")]
     assert all(getattr(fetched, n) is None for n in nullable)
 
 
-def test_one_returns_none_when_no_row_and_scalars_come_back_plain(
-    database_url: str, rtgen: ModuleType
+async def test_one_returns_none_when_no_row_and_scalars_come_back_plain(
+    conn: asyncpg.Connection[Any],
 ) -> None:
     queries = importlib.import_module("rtgen.queries")
     models = importlib.import_module("rtgen.models")
+    created = await queries.create_value(conn, full_values("scalar"))
 
-    async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        created = await queries.create_value(conn, full_values("scalar"))
-        return (
-            await queries.get_value(conn, id=-1),
-            await queries.get_value_label(conn, id=created.id),
-            await queries.get_value_label(conn, id=-1),
-            await queries.get_value_mood(conn, id=created.id),
-        )
+    missing = await queries.get_value(conn, id=-1)
+    label = await queries.get_value_label(conn, id=created.id)
+    missing_label = await queries.get_value_label(conn, id=-1)
+    mood = await queries.get_value_mood(conn, id=created.id)
 
-    missing, label, missing_label, mood = run_with_conn(database_url, rtgen, body)
     assert missing is None
     assert label == "scalar"
     assert missing_label is None
     assert mood is models.RtMood.IN_BETWEEN
 
 
-def test_many_returns_rows_scalars_and_empty_lists(database_url: str, rtgen: ModuleType) -> None:
+async def test_many_returns_rows_scalars_and_empty_lists(conn: asyncpg.Connection[Any]) -> None:
     queries = importlib.import_module("rtgen.queries")
+    for label in ("a-1", "a-2", "b-1"):
+        await queries.create_value(conn, full_values(label))
 
-    async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        for label in ("a-1", "a-2", "b-1"):
-            await queries.create_value(conn, full_values(label))
-        return (
-            await queries.list_value_summaries(conn, prefix="a-"),
-            await queries.list_value_summaries(conn, prefix="zzz"),
-            await queries.list_labels(conn),
-        )
+    summaries = await queries.list_value_summaries(conn, prefix="a-")
+    empty = await queries.list_value_summaries(conn, prefix="zzz")
+    labels = await queries.list_labels(conn)
 
-    summaries, empty, labels = run_with_conn(database_url, rtgen, body)
     assert [s.label for s in summaries] == ["a-1", "a-2"]
     assert type(summaries[0]).__name__ == "ListValueSummariesRow"
     assert summaries[0].jsonb_value == [{"a": 1}, "b", 3]
@@ -178,41 +161,34 @@ def test_many_returns_rows_scalars_and_empty_lists(database_url: str, rtgen: Mod
     assert labels == ["a-1", "a-2", "b-1"]
 
 
-def test_narg_parameters_are_optional_filters(database_url: str, rtgen: ModuleType) -> None:
+async def test_narg_parameters_are_optional_filters(conn: asyncpg.Connection[Any]) -> None:
     queries = importlib.import_module("rtgen.queries")
     models = importlib.import_module("rtgen.models")
+    await queries.create_value(conn, full_values("mood"))
+    await queries.create_value(conn, queries.CreateValueParams(label="plain", int_value=5))
 
-    async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        await queries.create_value(conn, full_values("mood"))
-        await queries.create_value(conn, queries.CreateValueParams(label="plain", int_value=5))
-        return (
-            await queries.find_values(conn),
-            await queries.find_values(conn, mood=models.RtMood.IN_BETWEEN),
-            await queries.find_values(conn, min_int=6),
-            await queries.find_values(conn, mood=models.RtMood.SAD),
-        )
+    everything = await queries.find_values(conn)
+    by_mood = await queries.find_values(conn, mood=models.RtMood.IN_BETWEEN)
+    by_int = await queries.find_values(conn, min_int=6)
+    none = await queries.find_values(conn, mood=models.RtMood.SAD)
 
-    everything, by_mood, by_int, none = run_with_conn(database_url, rtgen, body)
     assert [v.label for v in everything] == ["mood", "plain"]
     assert [v.label for v in by_mood] == ["mood"]
     assert [v.label for v in by_int] == ["mood"]
     assert none == []
 
 
-def test_exec_execrows_and_execresult(database_url: str, rtgen: ModuleType) -> None:
+async def test_exec_execrows_and_execresult(conn: asyncpg.Connection[Any]) -> None:
     queries = importlib.import_module("rtgen.queries")
 
-    async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        created = await queries.create_value(conn, queries.CreateValueParams(label="old"))
-        renamed = await queries.rename_value(conn, label="new", id=created.id)
-        label = await queries.get_value_label(conn, id=created.id)
-        await queries.create_value(conn, queries.CreateValueParams(label="new"))
-        status = await queries.touch_all(conn)
-        deleted = await queries.delete_values_by_label(conn, label="new")
-        nothing = await queries.delete_values_by_label(conn, label="new")
-        return renamed, label, status, deleted, nothing
+    created = await queries.create_value(conn, queries.CreateValueParams(label="old"))
+    renamed = await queries.rename_value(conn, label="new", id=created.id)
+    label = await queries.get_value_label(conn, id=created.id)
+    await queries.create_value(conn, queries.CreateValueParams(label="new"))
+    status = await queries.touch_all(conn)
+    deleted = await queries.delete_values_by_label(conn, label="new")
+    nothing = await queries.delete_values_by_label(conn, label="new")
 
-    renamed, label, status, deleted, nothing = run_with_conn(database_url, rtgen, body)
     assert renamed is None
     assert label == "new"
     assert status == "UPDATE 2"
@@ -220,20 +196,17 @@ def test_exec_execrows_and_execresult(database_url: str, rtgen: ModuleType) -> N
     assert nothing == 0
 
 
-def test_copyfrom_bulk_loads_and_embed_nests_models(database_url: str, rtgen: ModuleType) -> None:
+async def test_copyfrom_bulk_loads_and_embed_nests_models(conn: asyncpg.Connection[Any]) -> None:
     queries = importlib.import_module("rtgen.queries")
     models = importlib.import_module("rtgen.models")
     big_text = "ß" * 1_000_000
+    value = await queries.create_value(conn, full_values("parent"))
+    records = [queries.CopyNotesParams(value.id, f"note {i} ✓") for i in range(1000)]
+    records.append(queries.CopyNotesParams(value.id, big_text))
 
-    async def body(conn: asyncpg.Connection[Any]) -> tuple[Any, ...]:
-        value = await queries.create_value(conn, full_values("parent"))
-        records = [queries.CopyNotesParams(value.id, f"note {i} ✓") for i in range(1000)]
-        records.append(queries.CopyNotesParams(value.id, big_text))
-        copied = await queries.copy_notes(conn, records)
-        nested = await queries.list_notes_with_value(conn)
-        return value, copied, nested
+    copied = await queries.copy_notes(conn, records)
+    nested = await queries.list_notes_with_value(conn)
 
-    value, copied, nested = run_with_conn(database_url, rtgen, body)
     assert copied == 1001
     assert len(nested) == 1001
     first = nested[0]

@@ -7,7 +7,6 @@ parameter values (bound like the generated code binds them) is walked as a tree.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,9 @@ import pytest
 
 from generated import messages, sessions
 from generated.db import init_connection
+from tests.conftest import Cluster
+
+pytestmark = pytest.mark.anyio
 
 HEAVY_USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 LOAD = """
@@ -53,11 +55,13 @@ async def explain(conn: asyncpg.Connection[Any], sql: str, *args: object) -> Pla
     return list(plan_nodes(document[0]["Plan"]))
 
 
-@pytest.fixture
-def plans(database_url: str) -> dict[str, Plan]:
-    """Plans of ListLastMessages and ListSessions for the heavy user, first and later pages."""
+@pytest.fixture(scope="module")
+async def plans(pg_cluster: Cluster) -> dict[str, Plan]:
+    """Plans of ListLastMessages and ListSessions for the heavy user, first and later pages.
 
-    async def main() -> dict[str, Plan]:
+    The tests only read the plans: the module loads one database of its own once.
+    """
+    with pg_cluster.clone() as database_url:
         conn: asyncpg.Connection[Any] = await asyncpg.connect(database_url)
         try:
             await init_connection(conn)
@@ -93,8 +97,6 @@ def plans(database_url: str) -> dict[str, Plan]:
         finally:
             await conn.close()
 
-    return asyncio.run(main())
-
 
 def assert_ordered_index_scan(plan: Plan, table: str, index: str) -> None:
     kinds = [node["Node Type"] for node in plan]
@@ -103,7 +105,7 @@ def assert_ordered_index_scan(plan: Plan, table: str, index: str) -> None:
     assert [(n["Node Type"], n["Index Name"]) for n in scans] == [("Index Scan", index)], kinds
 
 
-def test_last_messages_of_a_session_read_the_session_seq_index_backwards(
+async def test_last_messages_of_a_session_read_the_session_seq_index_backwards(
     plans: dict[str, Plan],
 ) -> None:
     for name in ("last messages", "older messages"):
@@ -113,7 +115,9 @@ def test_last_messages_of_a_session_read_the_session_seq_index_backwards(
         assert scan["Scan Direction"] == "Backward", name
 
 
-def test_sessions_by_last_activity_read_the_user_activity_index(plans: dict[str, Plan]) -> None:
+async def test_sessions_by_last_activity_read_the_user_activity_index(
+    plans: dict[str, Plan],
+) -> None:
     for name in ("first sessions", "next sessions"):
         assert_ordered_index_scan(
             plans[name], "chat_sessions", "chat_sessions_user_id_last_activity_at_idx"

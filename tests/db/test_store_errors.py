@@ -2,101 +2,69 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import asyncpg
 import pytest
 
-from generated.db import init_connection
 from service import store
 from service.store import tx
 from service.store.errors import mapped_errors
 
-T = TypeVar("T")
+pytestmark = pytest.mark.anyio
 
 
-def with_pool(database_url: str, body: Callable[[store.Pool], Awaitable[T]]) -> T:
-    """Run ``body`` with a pool of connections to this test's database."""
-
-    async def main() -> T:
-        async with asyncpg.create_pool(
-            database_url, min_size=1, max_size=4, init=init_connection
-        ) as pool:
-            return await body(pool)
-
-    return asyncio.run(main())
-
-
-def test_a_nul_byte_in_content_is_invalid_input_and_stores_nothing(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        session = await store.create_session(pool, user.id)
-        with pytest.raises(store.InvalidInput):
-            await store.append_message(pool, user.id, session.id, role="user", content="a\x00b")
-        with pytest.raises(store.InvalidInput):
-            await store.start_chat_turn(pool, user.id, session.id, content="\x00")
-        with pytest.raises(store.InvalidInput):
-            await store.create_session(pool, user.id, title="nul\x00title")
-        assert await pool.fetchval("SELECT count(*) FROM chat_messages") == 0
-        assert (await store.get_session(pool, user.id, session.id)).last_seq == 0
-
-    with_pool(database_url, body)
+async def test_a_nul_byte_in_content_is_invalid_input_and_stores_nothing(pool: store.Pool) -> None:
+    user = await store.create_anonymous_user(pool)
+    session = await store.create_session(pool, user.id)
+    with pytest.raises(store.InvalidInput):
+        await store.start_chat_turn(pool, user.id, session.id, content="\x00")
+    with pytest.raises(store.InvalidInput):
+        await store.create_session(pool, user.id, title="nul\x00title")
+    assert await pool.fetchval("SELECT count(*) FROM chat_messages") == 0
+    assert (await store.get_session(pool, user.id, session.id)).last_seq == 0
 
 
-def test_values_breaking_a_constraint_are_invalid_input(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        session = await store.create_session(pool, user.id)
-        with pytest.raises(store.InvalidInput, match="chat_messages_role_check"):
-            await store.append_message(pool, user.id, session.id, role="robot", content="beep")
-        with pytest.raises(store.InvalidInput):
-            await store.append_message(
-                pool, user.id, session.id, role="user", content="x", client_message_id="k" * 201
-            )
-        with pytest.raises(store.InvalidInput):
-            await store.create_user(pool, email="not-an-email")
-
-    with_pool(database_url, body)
-
-
-def test_a_duplicate_is_a_conflict(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        await store.create_user(pool, email="ada@example.org", name="Ada")
-        with pytest.raises(store.Conflict, match="users_email_key"):
-            await store.create_user(pool, email="ADA@example.org")
-
-    with_pool(database_url, body)
+async def test_values_breaking_a_constraint_are_invalid_input(pool: store.Pool) -> None:
+    user = await store.create_anonymous_user(pool)
+    session = await store.create_session(pool, user.id)
+    with pytest.raises(store.InvalidInput, match="chat_messages_client_message_id_check"):
+        await store.start_chat_turn(
+            pool, user.id, session.id, content="x", client_message_id="k" * 201
+        )
+    turn = await store.start_chat_turn(pool, user.id, session.id, content="x")
+    with pytest.raises(store.InvalidInput, match="chat_messages_confidence_check"):
+        await store.complete_chat_turn(
+            pool, user.id, turn.assistant_message.id, content="sure", confidence=1.5
+        )
+    with pytest.raises(store.InvalidInput):
+        await store.create_user(pool, email="not-an-email")
 
 
-def test_an_unknown_session_or_user_is_not_found(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        unknown = uuid.uuid4()
-        with pytest.raises(store.NotFound):
-            await store.append_message(pool, user.id, unknown, role="user", content="x")
-        with pytest.raises(store.NotFound):
-            await store.start_chat_turn(pool, user.id, unknown, content="x", client_message_id="c")
-        with pytest.raises(store.NotFound):
-            await store.list_messages(pool, user.id, unknown, limit=10)
-        with pytest.raises(store.NotFound):  # 23503 foreign_key_violation
-            await store.create_session(pool, unknown, title="orphan")
-
-    with_pool(database_url, body)
+async def test_a_duplicate_is_a_conflict(pool: store.Pool) -> None:
+    await store.create_user(pool, email="ada@example.org", name="Ada")
+    with pytest.raises(store.Conflict, match="users_email_key"):
+        await store.create_user(pool, email="ADA@example.org")
 
 
-def test_other_database_errors_are_not_disguised(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        with pytest.raises(asyncpg.PostgresSyntaxError), mapped_errors():
-            await pool.execute("SELEC 1")
+async def test_an_unknown_session_or_user_is_not_found(pool: store.Pool) -> None:
+    user = await store.create_anonymous_user(pool)
+    unknown = uuid.uuid4()
+    with pytest.raises(store.NotFound):
+        await store.start_chat_turn(pool, user.id, unknown, content="x", client_message_id="c")
+    with pytest.raises(store.NotFound):
+        await store.list_messages(pool, user.id, unknown, limit=10)
+    with pytest.raises(store.NotFound):  # 23503 foreign_key_violation
+        await store.create_session(pool, unknown, title="orphan")
 
-    with_pool(database_url, body)
+
+async def test_other_database_errors_are_not_disguised(pool: store.Pool) -> None:
+    with pytest.raises(asyncpg.PostgresSyntaxError), mapped_errors():
+        await pool.execute("SELEC 1")
 
 
-def test_exec_tx_retries_serialization_failures_a_bounded_number_of_times(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+async def test_exec_tx_retries_serialization_failures_a_bounded_number_of_times(
+    pool: store.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tx, "FIRST_BACKOFF", 0.001)
     calls: list[int] = []
@@ -114,22 +82,21 @@ def test_exec_tx_retries_serialization_failures_a_bounded_number_of_times(
         calls.append(1)
         raise asyncpg.DeadlockDetectedError("deadlock detected")
 
-    async def body(pool: store.Pool) -> None:
-        assert await store.exec_tx(pool, flaky) == 3
-        calls.clear()
-        with pytest.raises(asyncpg.DeadlockDetectedError):
-            await store.exec_tx(pool, always_deadlocked, attempts=2)
-        assert len(calls) == 2
-        calls.clear()
-        async with pool.acquire() as conn:  # the caller's connection: never retried
-            with pytest.raises(asyncpg.SerializationError):
-                await store.exec_tx(conn, flaky)
-        assert len(calls) == 1
-
-    with_pool(database_url, body)
+    assert await store.exec_tx(pool, flaky) == 3
+    calls.clear()
+    with pytest.raises(asyncpg.DeadlockDetectedError):
+        await store.exec_tx(pool, always_deadlocked, attempts=2)
+    assert len(calls) == 2
+    calls.clear()
+    async with pool.acquire() as conn:  # the caller's connection: never retried
+        with pytest.raises(asyncpg.SerializationError):
+            await store.exec_tx(conn, flaky)
+    assert len(calls) == 1
 
 
-def test_exec_tx_retries_when_the_connection_is_lost_mid_transaction(database_url: str) -> None:
+async def test_exec_tx_retries_when_the_connection_is_lost_mid_transaction(
+    pool: store.Pool,
+) -> None:
     backends: list[int] = []
 
     async def work(conn: store.Connection) -> int:
@@ -139,9 +106,6 @@ def test_exec_tx_retries_when_the_connection_is_lost_mid_transaction(database_ur
         count: int = await conn.fetchval("SELECT count(*) FROM users")
         return count
 
-    async def body(pool: store.Pool) -> None:
-        assert await store.exec_tx(pool, work) == 0
-        assert len(backends) == 2
-        assert backends[0] != backends[1]
-
-    with_pool(database_url, body)
+    assert await store.exec_tx(pool, work) == 0
+    assert len(backends) == 2
+    assert backends[0] != backends[1]

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
-import asyncpg
 import pytest
 
-from generated import audit, models
-from generated.db import init_connection
 from service import store
+from tests.db.conftest import audit_entries
 
-T = TypeVar("T")
+pytestmark = pytest.mark.anyio
+
 OWNED_TABLES = (
     "chat_sessions",
     "chat_messages",
@@ -27,25 +23,9 @@ OWNED_TABLES = (
 )
 
 
-def with_pool(database_url: str, body: Callable[[store.Pool], Awaitable[T]]) -> T:
-    """Run ``body`` with a pool of connections to this test's database."""
-
-    async def main() -> T:
-        async with asyncpg.create_pool(
-            database_url, min_size=2, max_size=4, init=init_connection
-        ) as pool:
-            return await body(pool)
-
-    return asyncio.run(main())
-
-
 async def counts(pool: store.Pool) -> dict[str, int]:
     """Row counts of every user-owned table."""
     return {table: await pool.fetchval(f"SELECT count(*) FROM {table}") for table in OWNED_TABLES}
-
-
-async def audit_entries(pool: store.Pool, action: str) -> list[models.AuditLog]:
-    return await audit.list_audit_entries(pool, after_id=0, limit=1000, action=action)
 
 
 async def answered_turn(pool: store.Pool, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
@@ -60,176 +40,158 @@ async def answered_turn(pool: store.Pool, user_id: uuid.UUID, session_id: uuid.U
     )
 
 
-def test_session_pages_join_up_by_last_activity_without_duplicates(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        other = await store.create_anonymous_user(pool)
-        created = [await store.create_session(pool, user.id, title=f"s{i}") for i in range(25)]
-        await store.create_session(pool, other.id, title="not mine")
-        for session in created[3:8]:  # activity moves these to the front
-            await store.append_message(pool, user.id, session.id, role="user", content="bump")
-        expected = [
-            row["id"]
-            for row in await pool.fetch(
-                "SELECT id FROM chat_sessions WHERE user_id = $1"
-                " ORDER BY last_activity_at DESC, id DESC",
-                user.id,
-            )
-        ]
-        assert expected[:5] == [s.id for s in reversed(created[3:8])]
+async def test_session_pages_join_up_by_last_activity_without_duplicates(pool: store.Pool) -> None:
+    user = await store.create_anonymous_user(pool)
+    other = await store.create_anonymous_user(pool)
+    created = [await store.create_session(pool, user.id, title=f"s{i}") for i in range(25)]
+    await store.create_session(pool, other.id, title="not mine")
+    for session in created[3:8]:  # activity moves these to the front
+        await store.start_chat_turn(pool, user.id, session.id, content="bump")
+    expected = [
+        row["id"]
+        for row in await pool.fetch(
+            "SELECT id FROM chat_sessions WHERE user_id = $1"
+            " ORDER BY last_activity_at DESC, id DESC",
+            user.id,
+        )
+    ]
+    assert expected[:5] == [s.id for s in reversed(created[3:8])]
 
-        listed: list[uuid.UUID] = []
-        cursor: str | None = None
-        page_sizes = []
-        while True:
-            page = await store.list_sessions(pool, user.id, limit=10, cursor=cursor)
-            listed += [s.id for s in page.sessions]
-            page_sizes.append(len(page.sessions))
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-        assert listed == expected
-        assert page_sizes == [10, 10, 5]
-
-    with_pool(database_url, body)
+    listed: list[uuid.UUID] = []
+    cursor: str | None = None
+    page_sizes = []
+    while True:
+        page = await store.list_sessions(pool, user.id, limit=10, cursor=cursor)
+        listed += [s.id for s in page.sessions]
+        page_sizes.append(len(page.sessions))
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert listed == expected
+    assert page_sizes == [10, 10, 5]
 
 
-def test_a_bad_session_cursor_is_invalid_input(database_url: str) -> None:
+async def test_a_bad_session_cursor_is_invalid_input(pool: store.Pool) -> None:
     naive = base64.urlsafe_b64encode(b'["2026-01-01T00:00:00","%s"]' % str(uuid.uuid4()).encode())
 
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        for bad in ("%%%", "bm90IGpzb24", "WzEsMl0", naive.decode()):
-            with pytest.raises(store.InvalidInput):
-                await store.list_sessions(pool, user.id, limit=10, cursor=bad)
-
-    with_pool(database_url, body)
-
-
-def test_a_session_is_renamed_edited_and_deleted_only_by_its_owner(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        other = await store.create_anonymous_user(pool)
-        session = await store.create_session(pool, user.id, title="draft", metadata={"a": 1})
-        renamed = await store.update_session(pool, user.id, session.id, title="final")
-        assert (renamed.title, renamed.metadata) == ("final", {"a": 1})
-        edited = await store.update_session(pool, user.id, session.id, metadata={"b": [2]})
-        assert (edited.title, edited.metadata) == ("final", {"b": [2]})
-        assert edited.updated_at > session.updated_at
+    user = await store.create_anonymous_user(pool)
+    for bad in ("%%%", "bm90IGpzb24", "WzEsMl0", naive.decode()):
         with pytest.raises(store.InvalidInput):
-            await store.update_session(pool, user.id, session.id, metadata=["not", "an object"])
-        for attempt in (
-            store.get_session(pool, other.id, session.id),
-            store.update_session(pool, other.id, session.id, title="mine now"),
-            store.delete_session(pool, other.id, session.id),
-        ):
-            with pytest.raises(store.NotFound):
-                await attempt
-        assert (await store.get_session(pool, user.id, session.id)).title == "final"
+            await store.list_sessions(pool, user.id, limit=10, cursor=bad)
 
-        await store.delete_session(pool, user.id, session.id, request_id="req-1")
+
+async def test_a_session_is_renamed_edited_and_deleted_only_by_its_owner(pool: store.Pool) -> None:
+    user = await store.create_anonymous_user(pool)
+    other = await store.create_anonymous_user(pool)
+    session = await store.create_session(pool, user.id, title="draft", metadata={"a": 1})
+    renamed = await store.update_session(pool, user.id, session.id, title="final")
+    assert (renamed.title, renamed.metadata) == ("final", {"a": 1})
+    edited = await store.update_session(pool, user.id, session.id, metadata={"b": [2]})
+    assert (edited.title, edited.metadata) == ("final", {"b": [2]})
+    assert edited.updated_at > session.updated_at
+    with pytest.raises(store.InvalidInput):
+        await store.update_session(pool, user.id, session.id, metadata=["not", "an object"])
+    for attempt in (
+        store.get_session(pool, other.id, session.id),
+        store.update_session(pool, other.id, session.id, title="mine now"),
+        store.delete_session(pool, other.id, session.id),
+    ):
         with pytest.raises(store.NotFound):
-            await store.delete_session(pool, user.id, session.id)
-        [entry] = await audit_entries(pool, "session.deleted")
-        assert (entry.actor_user_id, entry.target_id, entry.request_id) == (
-            user.id,
-            str(session.id),
-            "req-1",
+            await attempt
+    assert (await store.get_session(pool, user.id, session.id)).title == "final"
+
+    await store.delete_session(pool, user.id, session.id, request_id="req-1")
+    with pytest.raises(store.NotFound):
+        await store.delete_session(pool, user.id, session.id)
+    [entry] = await audit_entries(pool, "session.deleted")
+    assert (entry.actor_user_id, entry.target_id, entry.request_id) == (
+        user.id,
+        str(session.id),
+        "req-1",
+    )
+
+
+async def test_deleting_a_session_cascades_to_its_messages_and_citations(pool: store.Pool) -> None:
+    user = await store.create_anonymous_user(pool)
+    doomed = await store.create_session(pool, user.id)
+    kept = await store.create_session(pool, user.id)
+    await answered_turn(pool, user.id, doomed.id)
+    await answered_turn(pool, user.id, kept.id)
+    before = await counts(pool)
+    await store.delete_session(pool, user.id, doomed.id)
+    after = await counts(pool)
+    assert before["chat_messages"] == 4
+    assert before["message_citations"] == 2
+    assert after["chat_sessions"] == before["chat_sessions"] - 1
+    assert after["chat_messages"] == 2
+    assert after["message_citations"] == 1
+
+
+async def test_deleting_a_user_cascades_to_everything_they_own(pool: store.Pool) -> None:
+    users = [await store.create_anonymous_user(pool) for _ in range(2)]
+    for index, user in enumerate(users):
+        session = await store.create_session(pool, user.id)
+        await answered_turn(pool, user.id, session.id)
+        await store.issue_credential(pool, user.id, ttl=datetime.timedelta(days=1))
+        created = await store.create_document(
+            pool, user.id, checksum=bytes([index]) * 32, filename="notes.txt"
         )
+        await store.start_document(pool, created.document.id, worker="w")
+        await store.complete_document(
+            pool,
+            created.document.id,
+            worker="w",
+            document_chunks=[store.Chunk(chunk_index=0, point_id=uuid.uuid4(), content="c")],
+            embedding_model="m",
+            collection="c",
+        )
+    before = await counts(pool)
+    assert all(count == 2 or table == "chat_messages" for table, count in before.items())
 
-    with_pool(database_url, body)
-
-
-def test_deleting_a_session_cascades_to_its_messages_and_citations(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        doomed = await store.create_session(pool, user.id)
-        kept = await store.create_session(pool, user.id)
-        await answered_turn(pool, user.id, doomed.id)
-        await answered_turn(pool, user.id, kept.id)
-        before = await counts(pool)
-        await store.delete_session(pool, user.id, doomed.id)
-        after = await counts(pool)
-        assert before["chat_messages"] == 4
-        assert before["message_citations"] == 2
-        assert after["chat_sessions"] == before["chat_sessions"] - 1
-        assert after["chat_messages"] == 2
-        assert after["message_citations"] == 1
-
-    with_pool(database_url, body)
+    await store.delete_user(pool, users[0].id, request_id="gdpr")
+    after = await counts(pool)
+    assert after == {table: count // 2 for table, count in before.items()}
+    [entry] = await audit_entries(pool, "user.deleted")
+    assert (entry.target_id, entry.request_id) == (str(users[0].id), "gdpr")
+    with pytest.raises(store.NotFound):
+        await store.delete_user(pool, users[0].id)
 
 
-def test_deleting_a_user_cascades_to_everything_they_own(database_url: str) -> None:
-    async def body(pool: store.Pool) -> None:
-        users = [await store.create_anonymous_user(pool) for _ in range(2)]
-        for index, user in enumerate(users):
-            session = await store.create_session(pool, user.id)
-            await answered_turn(pool, user.id, session.id)
-            await store.issue_credential(pool, user.id, ttl=datetime.timedelta(days=1))
-            created = await store.create_document(
-                pool, user.id, checksum=bytes([index]) * 32, filename="notes.txt"
-            )
-            await store.start_document(pool, created.document.id, worker="w")
-            await store.complete_document(
-                pool,
-                created.document.id,
-                worker="w",
-                document_chunks=[store.Chunk(chunk_index=0, point_id=uuid.uuid4(), content="c")],
-                embedding_model="m",
-                collection="c",
-            )
-        before = await counts(pool)
-        assert all(count == 2 or table == "chat_messages" for table, count in before.items())
-
-        await store.delete_user(pool, users[0].id, request_id="gdpr")
-        after = await counts(pool)
-        assert after == {table: count // 2 for table, count in before.items()}
-        [entry] = await audit_entries(pool, "user.deleted")
-        assert (entry.target_id, entry.request_id) == (str(users[0].id), "gdpr")
-        with pytest.raises(store.NotFound):
-            await store.delete_user(pool, users[0].id)
-
-    with_pool(database_url, body)
-
-
-def test_retention_dry_run_changes_nothing_and_purge_deletes_exactly_those(
-    database_url: str,
+async def test_retention_dry_run_changes_nothing_and_purge_deletes_exactly_those(
+    pool: store.Pool,
 ) -> None:
-    async def body(pool: store.Pool) -> None:
-        user = await store.create_anonymous_user(pool)
-        sessions = [await store.create_session(pool, user.id, title=f"s{i}") for i in range(7)]
-        for session in sessions:
-            await answered_turn(pool, user.id, session.id)
-        stale = sessions[:4]
-        await pool.execute(
-            "UPDATE chat_sessions SET last_activity_at = now() - interval '400 days'"
-            " WHERE id = ANY($1::uuid[])",
-            [s.id for s in stale],
-        )
-        cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=365)
-        before = await counts(pool)
+    user = await store.create_anonymous_user(pool)
+    sessions = [await store.create_session(pool, user.id, title=f"s{i}") for i in range(7)]
+    for session in sessions:
+        await answered_turn(pool, user.id, session.id)
+    stale = sessions[:4]
+    await pool.execute(
+        "UPDATE chat_sessions SET last_activity_at = now() - interval '400 days'"
+        " WHERE id = ANY($1::uuid[])",
+        [s.id for s in stale],
+    )
+    cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=365)
+    before = await counts(pool)
 
-        listed = await store.list_expired_sessions(pool, cutoff=cutoff)
-        assert {s.id for s in listed} == {s.id for s in stale}
-        assert all(s.message_count == 2 for s in listed)
-        assert await counts(pool) == before
+    listed = await store.list_expired_sessions(pool, cutoff=cutoff)
+    assert {s.id for s in listed} == {s.id for s in stale}
+    assert all(s.message_count == 2 for s in listed)
+    assert await counts(pool) == before
 
-        purged = await store.purge_expired_sessions(
-            pool, cutoff=cutoff, request_id="nightly", batch_size=3
-        )
-        assert {(s.id, s.user_id) for s in purged} == {(s.id, user.id) for s in stale}
-        after = await counts(pool)
-        assert after["chat_sessions"] == 3
-        assert after["chat_messages"] == before["chat_messages"] - 8
-        assert after["message_citations"] == before["message_citations"] - 4
-        remaining = await store.list_sessions(pool, user.id, limit=10)
-        assert {s.id for s in remaining.sessions} == {s.id for s in sessions[4:]}
+    purged = await store.purge_expired_sessions(
+        pool, cutoff=cutoff, request_id="nightly", batch_size=3
+    )
+    assert {(s.id, s.user_id) for s in purged} == {(s.id, user.id) for s in stale}
+    after = await counts(pool)
+    assert after["chat_sessions"] == 3
+    assert after["chat_messages"] == before["chat_messages"] - 8
+    assert after["message_citations"] == before["message_citations"] - 4
+    remaining = await store.list_sessions(pool, user.id, limit=10)
+    assert {s.id for s in remaining.sessions} == {s.id for s in sessions[4:]}
 
-        entries = await audit_entries(pool, "retention.purged")
-        assert sorted(e.target_id or "" for e in entries) == sorted(str(s.id) for s in stale)
-        assert {(e.actor_user_id, e.request_id, e.target_type) for e in entries} == {
-            (None, "nightly", "chat_session")
-        }
-        assert await store.purge_expired_sessions(pool, cutoff=cutoff) == []
-
-    with_pool(database_url, body)
+    entries = await audit_entries(pool, "retention.purged")
+    assert sorted(e.target_id or "" for e in entries) == sorted(str(s.id) for s in stale)
+    assert {(e.actor_user_id, e.request_id, e.target_type) for e in entries} == {
+        (None, "nightly", "chat_session")
+    }
+    assert await store.purge_expired_sessions(pool, cutoff=cutoff) == []

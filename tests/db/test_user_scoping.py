@@ -39,7 +39,6 @@ ALLOWED_WITHOUT_USER_ID = {
     "mark_document_processing_for_worker",
     "mark_document_completed_for_worker",
     "mark_document_failed_for_worker",
-    "list_chunk_point_ids_for_worker",
     "delete_document_chunks_for_worker",
     "get_document_source_for_worker",
     "get_document_for_worker",
@@ -103,7 +102,7 @@ def test_every_query_over_user_owned_tables_takes_user_id() -> None:
 def test_every_allowed_exception_exists_and_really_has_no_user_id() -> None:
     functions = {name: function for name, function, _ in query_functions()}
     assert len(functions) > 40
-    assert {"append_message", "list_sessions", "copy_message_citations"} <= set(functions)
+    assert {"append_chat_turn", "list_sessions", "copy_message_citations"} <= set(functions)
     for name in sorted(ALLOWED_WITHOUT_USER_ID):
         assert name in functions, f"{name} is allowed but not generated any more"
         assert "user_id" not in parameter_names(functions[name]), f"{name} takes user_id now"
@@ -111,6 +110,7 @@ def test_every_allowed_exception_exists_and_really_has_no_user_id() -> None:
 
 def test_params_structs_and_copyfrom_records_count_as_taking_user_id() -> None:
     functions = {name: function for name, function, _ in query_functions()}
-    assert "user_id" in parameter_names(functions["append_message"])  # AppendMessageParams
+    # CompleteAssistantMessageParams
+    assert "user_id" in parameter_names(functions["complete_assistant_message"])
     assert "user_id" in parameter_names(functions["copy_message_citations"])  # records
     assert "user_id" not in parameter_names(functions["copy_document_chunks"])

@@ -5,7 +5,6 @@ look inside the running app's Qdrant and the test database.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,7 +21,10 @@ from service.rag.sparse import Lexical
 from service.settings import Settings
 from tests.rag.fake_openai import FakeOpenAI, serve_fake_openai
 from tests.service.conftest import app_settings
-from tests.service.conftest import client as client  # the fixture, re-exported
+
+# The service fixtures, re-exported: the app's client, on the embedded PostgreSQL 18 only.
+from tests.service.conftest import client as client
+from tests.service.conftest import pg_kind as pg_kind
 
 T = TypeVar("T")
 Headers = dict[str, str]
@@ -49,21 +51,12 @@ __all__ = [
     "rag_settings",
     "session_messages",
     "settings",
-    "sse_events",
     "upload_file",
     "vector_engine",
     "wait_for_document",
 ]
 
 DOCUMENT_WAIT_SECONDS = 30.0  # a bound on waiting for ingestion, not a performance target
-
-
-@pytest.fixture(scope="session")
-def pg_kind() -> str:
-    """Overrides the parametrized server kind: the embedded PostgreSQL 18 only."""
-    return "pg18-embedded"
-
-
 ENGINES = ["edge", "server"]
 
 
@@ -258,23 +251,6 @@ def chat(client: TestClient, headers: Headers, message: str, **fields: Any) -> d
     body: dict[str, Any] = response.json()
     assert body["saved"] is True
     return body
-
-
-def sse_events(body: str) -> list[tuple[str, Any]]:
-    """The (event, decoded data) pairs of a text/event-stream body, in order."""
-    events: list[tuple[str, Any]] = []
-    for block in body.replace("\r\n", "\n").split("\n\n"):
-        if not block.strip():
-            continue
-        name, data = "message", []
-        for line in block.split("\n"):
-            field, _, value = line.partition(":")
-            if field == "event":
-                name = value.removeprefix(" ")
-            elif field == "data":
-                data.append(value.removeprefix(" "))
-        events.append((name, json.loads("\n".join(data))))
-    return events
 
 
 def session_messages(client: TestClient, headers: Headers, session_id: str) -> list[dict[str, Any]]:

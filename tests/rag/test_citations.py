@@ -8,7 +8,7 @@ test_openai_compatible.py and test_extractive.py.)
 
 from __future__ import annotations
 
-from service.rag.answerer import cite_marked
+from service.rag.citations import cite_marked
 from service.rag.extractive import confidence
 from tests.rag.conftest import LEXICAL, QUESTION, REFUNDS, SHIPPING, WEATHER, passage
 

@@ -3,7 +3,6 @@ service, layouts and reindex, generations on both engines."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -81,23 +80,21 @@ async def texts_found(store: VectorStore, query: str) -> list[str]:
 # --- one owner -------------------------------------------------------------------------------
 
 
-def test_a_second_owner_of_the_embedded_engine_is_refused_naming_the_first(
+@pytest.mark.anyio
+async def test_a_second_owner_of_the_embedded_engine_is_refused_naming_the_first(
     tmp_path: Path,
 ) -> None:
-    async def scenario() -> None:
-        first = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
-        await first.open()
-        try:
-            second = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
-            with pytest.raises(EngineBusy, match=f"in use by process {os.getpid()}"):
-                await second.open()
-        finally:
-            await first.close()
-        third = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)  # released on close
-        await third.open()
-        await third.close()
-
-    asyncio.run(scenario())
+    first = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
+    await first.open()
+    try:
+        second = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
+        with pytest.raises(EngineBusy, match=f"in use by process {os.getpid()}"):
+            await second.open()
+    finally:
+        await first.close()
+    third = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)  # released on close
+    await third.open()
+    await third.close()
 
 
 def test_ingest_while_the_service_runs_queues_the_documents_for_its_worker(
@@ -156,7 +153,8 @@ def test_settings_that_change_the_vectors_stop_startup_with_one_line_naming_rein
     assert "python -m service reindex" in lines[0]
 
 
-def test_reindex_rebuilds_every_document_under_the_new_settings_and_switches_to_it(
+@pytest.mark.anyio
+async def test_reindex_rebuilds_every_document_under_the_new_settings_and_switches_to_it(
     database_url: str, tmp_path: Path, postgresql: psycopg.Connection[Any]
 ) -> None:
     settings = edge_settings(database_url, tmp_path)
@@ -167,7 +165,7 @@ def test_reindex_rebuilds_every_document_under_the_new_settings_and_switches_to_
     old_generations = set((tmp_path / "engine" / "chunks").iterdir())
     changed = msgspec.structs.replace(settings, bm25_avg_len=42.0)
 
-    failed = asyncio.run(cli.reindex(changed))
+    failed = await cli.reindex(changed)
 
     assert failed == 0
     model = postgresql.execute(
@@ -176,7 +174,7 @@ def test_reindex_rebuilds_every_document_under_the_new_settings_and_switches_to_
     postgresql.commit()
     assert model == (Lexical.configured(changed).name,)
     assert not old_generations & set((tmp_path / "engine" / "chunks").iterdir())
-    assert asyncio.run(cli.reindex(changed, if_stale=True)) == 0  # nothing left to do
+    assert await cli.reindex(changed, if_stale=True) == 0  # nothing left to do
     with TestClient(create_app(changed), raise_server_exceptions=False) as client:
         answer = chat(client, headers, "Why do sea otters hold hands?")
         assert [source["document_id"] for source in answer["sources"]] == [created["id"]]
@@ -192,56 +190,50 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> VectorStore:
     return ServerVectorStore(open_client(":memory:", None), "chunks", layout=LAYOUT)
 
 
-def test_a_new_generation_serves_only_once_switched_and_then_alone(
+@pytest.mark.anyio
+async def test_a_new_generation_serves_only_once_switched_and_then_alone(
     store: VectorStore,
 ) -> None:
-    async def scenario() -> None:
-        await store.open()
-        try:
-            await store.upsert([point("Old otters float on kelp beds.")])
-            generation = await store.begin_generation()
-            await generation.upsert([point("New otters crack shells on rocks.")])
+    await store.open()
+    try:
+        await store.upsert([point("Old otters float on kelp beds.")])
+        generation = await store.begin_generation()
+        await generation.upsert([point("New otters crack shells on rocks.")])
 
-            assert await texts_found(store, "otters") == ["Old otters float on kelp beds."]
-            await store.switch_to(generation)
-            assert await texts_found(store, "otters") == ["New otters crack shells on rocks."]
-        finally:
-            await store.close()
-
-    asyncio.run(scenario())
+        assert await texts_found(store, "otters") == ["Old otters float on kelp beds."]
+        await store.switch_to(generation)
+        assert await texts_found(store, "otters") == ["New otters crack shells on rocks."]
+    finally:
+        await store.close()
 
 
-def test_a_discarded_generation_leaves_the_current_one_serving(store: VectorStore) -> None:
-    async def scenario() -> None:
-        await store.open()
-        try:
-            await store.upsert([point("Old otters float on kelp beds.")])
-            generation = await store.begin_generation()
-            await generation.upsert([point("New otters crack shells on rocks.")])
-            await store.discard(generation)
+@pytest.mark.anyio
+async def test_a_discarded_generation_leaves_the_current_one_serving(store: VectorStore) -> None:
+    await store.open()
+    try:
+        await store.upsert([point("Old otters float on kelp beds.")])
+        generation = await store.begin_generation()
+        await generation.upsert([point("New otters crack shells on rocks.")])
+        await store.discard(generation)
 
-            assert await texts_found(store, "otters") == ["Old otters float on kelp beds."]
-        finally:
-            await store.close()
-
-    asyncio.run(scenario())
+        assert await texts_found(store, "otters") == ["Old otters float on kelp beds."]
+    finally:
+        await store.close()
 
 
-def test_opening_a_collection_built_with_other_vectors_is_a_layout_mismatch(
+@pytest.mark.anyio
+async def test_opening_a_collection_built_with_other_vectors_is_a_layout_mismatch(
     tmp_path: Path,
 ) -> None:
-    async def scenario() -> None:
-        built = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
-        await built.open()
-        await built.close()
-        other = Layout(sparse_model=Lexical(language="english", avg_len=42.0).name)
-        reopened = EdgeVectorStore(tmp_path, "chunks", layout=other)
-        with pytest.raises(LayoutMismatch, match="run `python -m service reindex`"):
-            await reopened.open()
-        await reopened.open(check_layout=False)  # reindex opens it anyway, to replace it
-        await reopened.close()
-
-    asyncio.run(scenario())
+    built = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
+    await built.open()
+    await built.close()
+    other = Layout(sparse_model=Lexical(language="english", avg_len=42.0).name)
+    reopened = EdgeVectorStore(tmp_path, "chunks", layout=other)
+    with pytest.raises(LayoutMismatch, match="run `python -m service reindex`"):
+        await reopened.open()
+    await reopened.open(check_layout=False)  # reindex opens it anyway, to replace it
+    await reopened.close()
 
 
 # --- engine work stays off the event loop ----------------------------------------------------
@@ -264,50 +256,48 @@ class _RecordingShard:
         return call
 
 
-def test_engine_calls_run_on_the_engine_thread_in_bounded_batches(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        store = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
-        await store.open()
-        recording = _RecordingShard(store._shard)
-        store._shard = recording  # type: ignore[assignment]
-        try:
-            await store.upsert([point(f"Otter number {n} floats on kelp.") for n in range(300)])
-            await texts_found(store, "otter kelp")
-            await store.delete_document(uuid.uuid4())
-        finally:
-            store._shard = recording.shard
-            await store.close()
-
-        loop_thread = threading.current_thread().name
-        assert [name for name, _ in recording.calls] == ["update"] * 3 + ["query", "update"]
-        assert all(thread.startswith("qdrant-edge") for _, thread in recording.calls)
-        assert all(thread != loop_thread for _, thread in recording.calls)
-
-    asyncio.run(scenario())
-
-
-def test_a_server_collection_made_before_aliases_is_reported_then_replaced_by_reindex() -> None:
-    async def scenario() -> None:
-        client = open_client(":memory:", None)
-        await client.create_collection(
-            "chunks",
-            sparse_vectors_config={"text": qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-        )
-        store = ServerVectorStore(client, "chunks", layout=LAYOUT)
-        with pytest.raises(LayoutMismatch, match="made before layouts were recorded"):
-            await store.open()
-        await store.open(check_layout=False)
-        generation = await store.begin_generation()
-        await generation.upsert([point("New otters crack shells on rocks.")])
-        await store.switch_to(generation)
-
-        aliases = (await client.get_aliases()).aliases
-        assert [(a.alias_name, a.collection_name.startswith("chunks-")) for a in aliases] == [
-            ("chunks", True)
-        ]
-        assert await texts_found(store, "otters") == ["New otters crack shells on rocks."]
-        reopened = ServerVectorStore(client, "chunks", layout=LAYOUT, owns_client=False)
-        await reopened.open()  # the new generation carries its layout
+@pytest.mark.anyio
+async def test_engine_calls_run_on_the_engine_thread_in_bounded_batches(tmp_path: Path) -> None:
+    store = EdgeVectorStore(tmp_path, "chunks", layout=LAYOUT)
+    await store.open()
+    recording = _RecordingShard(store._shard)
+    store._shard = recording  # type: ignore[assignment]
+    try:
+        await store.upsert([point(f"Otter number {n} floats on kelp.") for n in range(300)])
+        await texts_found(store, "otter kelp")
+        await store.delete_document(uuid.uuid4())
+    finally:
+        store._shard = recording.shard
         await store.close()
 
-    asyncio.run(scenario())
+    loop_thread = threading.current_thread().name
+    assert [name for name, _ in recording.calls] == ["update"] * 3 + ["query", "update"]
+    assert all(thread.startswith("qdrant-edge") for _, thread in recording.calls)
+    assert all(thread != loop_thread for _, thread in recording.calls)
+
+
+@pytest.mark.anyio
+async def test_a_server_collection_made_before_aliases_is_reported_then_replaced_by_reindex() -> (
+    None
+):
+    client = open_client(":memory:", None)
+    await client.create_collection(
+        "chunks",
+        sparse_vectors_config={"text": qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+    )
+    store = ServerVectorStore(client, "chunks", layout=LAYOUT)
+    with pytest.raises(LayoutMismatch, match="made before layouts were recorded"):
+        await store.open()
+    await store.open(check_layout=False)
+    generation = await store.begin_generation()
+    await generation.upsert([point("New otters crack shells on rocks.")])
+    await store.switch_to(generation)
+
+    aliases = (await client.get_aliases()).aliases
+    assert [(a.alias_name, a.collection_name.startswith("chunks-")) for a in aliases] == [
+        ("chunks", True)
+    ]
+    assert await texts_found(store, "otters") == ["New otters crack shells on rocks."]
+    reopened = ServerVectorStore(client, "chunks", layout=LAYOUT, owns_client=False)
+    await reopened.open()  # the new generation carries its layout
+    await store.close()

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from service.answers import estimate_tokens
+from service.domain import estimate_tokens
 from service.rag.extractive import NOT_FOUND, build_extractive_answer, split_sentences
 from tests.rag.conftest import LEXICAL, QUESTION, REFUNDS, SHIPPING, WEATHER, passage
 

@@ -4,7 +4,6 @@ never through a redirect into a private network, bounded in size and typed.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -113,8 +112,10 @@ def page_server() -> Iterator[PageServer]:
         yield server
 
 
-def fetch(url: str, *, allow: frozenset[str] = frozenset(), max_bytes: int = 10_000) -> Fetched:
-    return asyncio.run(fetch_url(url, timeout_seconds=10.0, max_bytes=max_bytes, allow_hosts=allow))
+async def fetch(
+    url: str, *, allow: frozenset[str] = frozenset(), max_bytes: int = 10_000
+) -> Fetched:
+    return await fetch_url(url, timeout_seconds=10.0, max_bytes=max_bytes, allow_hosts=allow)
 
 
 # --- through the API --------------------------------------------------------------------
@@ -180,22 +181,24 @@ def test_url_document_on_loopback_without_the_allow_list_is_refused_at_once_nami
 # --- fetch_url ------------------------------------------------------------------------------
 
 
-def test_fetch_follows_a_redirect_within_allowed_hosts(page_server: PageServer) -> None:
-    fetched = fetch(page_server.url + "/to-guide", allow=frozenset({"127.0.0.1"}))
+@pytest.mark.anyio
+async def test_fetch_follows_a_redirect_within_allowed_hosts(page_server: PageServer) -> None:
+    fetched = await fetch(page_server.url + "/to-guide", allow=frozenset({"127.0.0.1"}))
 
     assert fetched.url == page_server.url + "/guide.md"
     assert fetched.content == GUIDE
     assert fetched.content_type.startswith("text/markdown")
 
 
-def test_redirect_from_an_allowed_host_to_a_loopback_address_is_refused(
+@pytest.mark.anyio
+async def test_redirect_from_an_allowed_host_to_a_loopback_address_is_refused(
     page_server: PageServer,
 ) -> None:
     port = page_server.url.rsplit(":", 1)[1]
     hits_before = page_server.hits()
 
     with pytest.raises(FetchError) as refused:
-        fetch(f"http://localhost:{port}/to-loopback", allow=frozenset({"localhost"}))
+        await fetch(f"http://localhost:{port}/to-loopback", allow=frozenset({"localhost"}))
 
     assert str(refused.value) == (
         "refusing to fetch 127.0.0.1: it resolves to the non-public address 127.0.0.1"
@@ -203,39 +206,43 @@ def test_redirect_from_an_allowed_host_to_a_loopback_address_is_refused(
     assert page_server.hits()[len(hits_before) :] == ["/to-loopback"]  # never /guide.md
 
 
-def test_redirect_to_the_cloud_metadata_address_is_refused(page_server: PageServer) -> None:
+@pytest.mark.anyio
+async def test_redirect_to_the_cloud_metadata_address_is_refused(page_server: PageServer) -> None:
     with pytest.raises(FetchError) as refused:
-        fetch(page_server.url + "/to-metadata", allow=frozenset({"127.0.0.1"}))
+        await fetch(page_server.url + "/to-metadata", allow=frozenset({"127.0.0.1"}))
 
     assert str(refused.value) == (
         "refusing to fetch 169.254.169.254: it resolves to the non-public address 169.254.169.254"
     )
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("path", ["/big.txt", "/big-stream.txt"], ids=["declared", "streamed"])
-def test_body_over_the_size_limit_fails(page_server: PageServer, path: str) -> None:
+async def test_body_over_the_size_limit_fails(page_server: PageServer, path: str) -> None:
     url = page_server.url + path
 
     with pytest.raises(FetchError) as too_big:
-        fetch(url, allow=frozenset({"127.0.0.1"}), max_bytes=LIMIT)
+        await fetch(url, allow=frozenset({"127.0.0.1"}), max_bytes=LIMIT)
 
     assert str(too_big.value) == f"{url} is larger than the limit of {LIMIT} bytes"
 
 
-def test_unsupported_content_type_fails(page_server: PageServer) -> None:
+@pytest.mark.anyio
+async def test_unsupported_content_type_fails(page_server: PageServer) -> None:
     url = page_server.url + "/photo.png"
 
     with pytest.raises(FetchError) as wrong_type:
-        fetch(url, allow=frozenset({"127.0.0.1"}))
+        await fetch(url, allow=frozenset({"127.0.0.1"}))
 
     assert str(wrong_type.value) == f"{url} has the unsupported content type 'image/png'"
 
 
-def test_missing_page_fails_with_its_status(page_server: PageServer) -> None:
+@pytest.mark.anyio
+async def test_missing_page_fails_with_its_status(page_server: PageServer) -> None:
     url = page_server.url + "/nowhere"
 
     with pytest.raises(FetchError) as missing:
-        fetch(url, allow=frozenset({"127.0.0.1"}))
+        await fetch(url, allow=frozenset({"127.0.0.1"}))
 
     assert str(missing.value) == f"{url} answered HTTP 404"
 

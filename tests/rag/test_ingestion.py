@@ -21,8 +21,8 @@ from starlette.testclient import TestClient
 from generated import models
 from service import store
 from service.app import create_app
-from service.rag.ingest import Ingestor, point_id
 from service.settings import Settings
+from service.usecases.ingestion import Ingestor, point_id
 from tests.rag.conftest import (
     Headers,
     chat,

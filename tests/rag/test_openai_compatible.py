@@ -15,11 +15,12 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from service.answers import estimate_tokens
 from service.app import State, create_app
-from service.rag.answerer import SYSTEM_PROMPT
+from service.domain import estimate_tokens
 from service.rag.extractive import NOT_FOUND
 from service.rag.sparse import SparseVector
+from service.usecases.answering import SYSTEM_PROMPT
+from tests.conftest import sse_events
 from tests.rag.conftest import (
     Headers,
     chat,
@@ -28,7 +29,6 @@ from tests.rag.conftest import (
     post_text,
     rag_settings,
     session_messages,
-    sse_events,
     wait_for_document,
 )
 from tests.rag.fake_openai import COMPLETION_TOKENS, DIMENSIONS, PROMPT_TOKENS, REPLY, FakeOpenAI

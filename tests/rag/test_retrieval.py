@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 import uuid
 from typing import Any
 
@@ -16,10 +15,11 @@ from starlette.testclient import TestClient
 
 from generated import citations as citation_queries
 from service import store
-from service.answers import Question
 from service.app import State, create_app
-from service.rag.answerer import RagAnswerer
+from service.domain import Question
 from service.rag.extractive import NOT_FOUND, Passage
+from service.usecases.answering import RagAnswerer
+from tests.conftest import free_port, sse_events
 from tests.rag.conftest import (
     Headers,
     chat,
@@ -29,7 +29,6 @@ from tests.rag.conftest import (
     qdrant_point_ids,
     rag_settings,
     session_messages,
-    sse_events,
     wait_for_document,
 )
 from tests.service.conftest import sign_up
@@ -229,19 +228,11 @@ def owner_of_message(postgresql: psycopg.Connection[Any], message_id: str) -> uu
     return owner[0]
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def test_unreachable_qdrant_gives_503_retrieval_unavailable_while_history_works(
     database_url: str,
 ) -> None:
     settings = rag_settings(
-        database_url, {}, qdrant_url=f"http://127.0.0.1:{_closed_port()}", ingest_worker=False
+        database_url, {}, qdrant_url=f"http://127.0.0.1:{free_port()}", ingest_worker=False
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         first = client.post("/chat", json={"message": "Where are the otters?"})

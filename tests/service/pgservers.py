@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 import pwd
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.conftest import free_port
 from tests.pgserver import DEBIAN_PG15_BIN, TempServer, _data_dir, _unprivileged_user
 from tools import localpg
 
-__all__ = ["TlsServer", "free_port", "tls_server"]
+__all__ = ["TlsServer", "tls_server"]
 
 OPENSSL = "/usr/bin/openssl"
 
@@ -32,13 +32,6 @@ local      all  all                 trust
 hostssl    all  all  127.0.0.1/32  trust
 hostnossl  all  all  127.0.0.1/32  reject
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

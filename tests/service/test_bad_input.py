@@ -5,18 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pytest_postgresql.janitor import DatabaseJanitor
 from starlette.testclient import TestClient
 
 from service.app import create_app
 from service.routes import OPERATIONS
-from tests.pgserver import TempServer
+from tests.conftest import Cluster
 from tests.service.conftest import app_settings, sign_up
 
 Headers = dict[str, str]
@@ -466,23 +464,17 @@ def assert_error(response: Any, status: int, names: str | None = None) -> dict[s
 
 
 @pytest.fixture(scope="module")
-def shared(pg_server: TempServer, pg_template: str) -> Iterator[tuple[TestClient, Headers]]:
+def shared(pg_cluster: Cluster) -> Iterator[tuple[TestClient, Headers]]:
     """One app over one migrated database for this module's many rejected requests, and a user.
 
     The cases are rejected before they change anything, so they need no database of their
     own; sharing one keeps a table of about two hundred cases to seconds.
     """
-    janitor = DatabaseJanitor(
-        user="postgres",
-        host=pg_server.socket_dir,
-        port=pg_server.port,
-        dbname=f"test_{uuid.uuid4().hex[:12]}",
-        template_dbname=pg_template,
-    )
-    with janitor:
-        settings = app_settings(f"{pg_server.url(janitor.dbname)}&sslmode=disable")
-        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-            yield client, sign_up(client)
+    with (
+        pg_cluster.clone() as database_url,
+        TestClient(create_app(app_settings(database_url)), raise_server_exceptions=False) as client,
+    ):
+        yield client, sign_up(client)
 
 
 @pytest.mark.parametrize("bad", [pytest.param(bad, id=bad.id) for bad in BAD])

@@ -4,7 +4,6 @@ failing answers, many concurrent turns, and signing out."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -13,9 +12,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from service.answers import Answer, Question
 from service.app import create_app
+from service.domain import Answer, Question
 from service.settings import Settings
+from tests.conftest import sse_events
 from tests.service.conftest import app_settings, serve, sign_up
 
 FAILURE = "RuntimeError: model exploded"
@@ -27,25 +27,6 @@ class ExplodingAnswerer:
     async def stream(self, question: Question) -> AsyncIterator[str | Answer]:
         yield "Partial"
         raise RuntimeError("model exploded")
-
-
-def sse_events(body: str) -> list[tuple[str, Any]]:
-    """The (event, decoded data) pairs of a text/event-stream body, in order."""
-    events: list[tuple[str, Any]] = []
-    for block in body.replace("\r\n", "\n").split("\n\n"):
-        if not block.strip():
-            continue
-        name = "message"
-        data: list[str] = []
-        for line in block.split("\n"):
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                name = value
-            elif field == "data":
-                data.append(value)
-        events.append((name, json.loads("\n".join(data))))
-    return events
 
 
 def messages_of(
@@ -481,19 +462,18 @@ async def _concurrent_turns(url: str) -> dict[str, tuple[dict[str, str], list[st
         return plan
 
 
-def test_concurrent_turns_keep_every_session_gap_free_and_paired(database_url: str) -> None:
+@pytest.mark.anyio
+async def test_concurrent_turns_keep_every_session_gap_free_and_paired(database_url: str) -> None:
     settings = app_settings(database_url, db_pool_min_size=1, db_pool_max_size=10)
     with serve(create_app(settings)) as url:
-        plan = asyncio.run(_concurrent_turns(url))
-        histories = {
-            session_id: httpx.get(
-                f"{url}/sessions/{session_id}/messages",
-                params={"limit": 100},
-                headers=headers,
-                timeout=30,
-            )
-            for session_id, (headers, _) in plan.items()
-        }
+        plan = await _concurrent_turns(url)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            histories = {
+                session_id: await http.get(
+                    f"/sessions/{session_id}/messages", params={"limit": 100}, headers=headers
+                )
+                for session_id, (headers, _) in plan.items()
+            }
 
     asked: list[str] = []
     for session_id, response in histories.items():

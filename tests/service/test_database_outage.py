@@ -10,7 +10,6 @@ by uvicorn over it for the whole module, as a deployed service would be.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from service.app import create_app
-from tests.conftest import dbmate
+from tests.conftest import dbmate, sse_events
 from tests.pgserver import TempServer, embedded_server
 from tests.service.conftest import app_settings, serve
 
@@ -163,7 +162,7 @@ def test_streamed_chat_answers_and_says_it_was_not_saved(outage: Service) -> Non
     response = outage.chat("and of Portugal?", session_id=outage.session_id, stream=True)
 
     assert response.status_code == 200, response.text
-    events = parse_events(response.text)
+    events = sse_events(response.text)
     names = [name for name, _ in events]
     assert names[0] == "start"
     assert names[-1] == "done"
@@ -202,12 +201,3 @@ def test_the_same_process_recovers_when_the_database_comes_back(service: Service
     assert messages[-2]["content"] == "and of Germany?"
     assert messages[-1]["status"] == "complete"
     assert messages[-1]["content"] == turn.json()["answer"]
-
-
-def parse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """Server-sent events as (name, data) pairs."""
-    events = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events

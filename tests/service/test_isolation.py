@@ -3,13 +3,16 @@ in the answer, lists hold only the caller's rows, and data endpoints need a cred
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from tests.service.conftest import sign_up
+from service.app import create_app
+from tests.conftest import Cluster
+from tests.service.conftest import app_settings, sign_up
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,20 @@ def _user(client: TestClient, name: str) -> User:
 def build_world(client: TestClient) -> World:
     """Two users, each with a session of two turns and a document."""
     return World(a=_user(client, "alice"), b=_user(client, "bob"))
+
+
+@pytest.fixture(scope="module")
+def refused(pg_cluster: Cluster) -> Iterator[tuple[TestClient, World]]:
+    """One app and one world for the module's refused requests.
+
+    Each of those tests checks that its request changed nothing, so they share one world
+    instead of building their own (as test_bad_input.py shares one app).
+    """
+    with (
+        pg_cluster.clone() as database_url,
+        TestClient(create_app(app_settings(database_url)), raise_server_exceptions=False) as client,
+    ):
+        yield client, build_world(client)
 
 
 def snapshot(client: TestClient, user: User) -> dict[str, Any]:
@@ -154,9 +171,9 @@ def _case_id(case: tuple[str, str, dict[str, Any] | None]) -> str:
 
 @pytest.mark.parametrize(("method", "path", "body"), BY_ID, ids=[_case_id(c) for c in BY_ID])
 def test_another_users_id_is_not_found_and_changes_nothing(
-    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+    refused: tuple[TestClient, World], method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    world = build_world(client)
+    client, world = refused
     before = {"a": snapshot(client, world.a), "b": snapshot(client, world.b)}
 
     response = _send(client, method, path, body, world.b, world.a.headers)
@@ -167,9 +184,9 @@ def test_another_users_id_is_not_found_and_changes_nothing(
 
 @pytest.mark.parametrize(("method", "path", "body"), ALL_DATA, ids=[_case_id(c) for c in ALL_DATA])
 def test_data_endpoints_without_a_credential_are_unauthorized(
-    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+    refused: tuple[TestClient, World], method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    world = build_world(client)
+    client, world = refused
     before = snapshot(client, world.b)
 
     response = _send(client, method, path, body, world.b, {})
@@ -186,9 +203,9 @@ def test_data_endpoints_without_a_credential_are_unauthorized(
     ids=["garbage", "unknown", "wrong-scheme", "empty"],
 )
 def test_data_endpoints_with_an_invalid_credential_are_unauthorized(
-    client: TestClient, authorization: str
+    refused: tuple[TestClient, World], authorization: str
 ) -> None:
-    world = build_world(client)
+    client, world = refused
     before = snapshot(client, world.b)
 
     for method, path, body in ALL_DATA:

@@ -24,13 +24,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from starlette.testclient import TestClient
 
 from service.app import create_app
 from service.openapi import openapi_document
 from service.routes import OPERATIONS, Operation
 from service.settings import Settings
-from tests.service.conftest import serve
+from tests.conftest import Cluster
+from tests.service.conftest import app_settings, serve
 
 # Hypothesis keeps caches under ./.hypothesis, and schemathesis already generates (coverage
 # cases) while pytest collects this module: move its home out of the repo before that.
@@ -46,9 +46,23 @@ JSON = "application/json"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
-@pytest.fixture
-def document(client: TestClient) -> dict[str, Any]:
-    response = client.get("/openapi.json")
+@pytest.fixture(scope="module")
+def settings(pg_cluster: Cluster) -> Iterator[Settings]:
+    """The app's settings, over one database for the whole module."""
+    with pg_cluster.clone() as database_url:
+        yield app_settings(database_url)
+
+
+@pytest.fixture(scope="module")
+def served(settings: Settings) -> Iterator[str]:
+    """The app served over loopback (lifespan running) for the whole module: its URL."""
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def document(served: str) -> dict[str, Any]:
+    response = httpx.get(f"{served}/openapi.json", timeout=30)
     assert response.status_code == 200
     assert response.headers["content-type"] == JSON
     described: dict[str, Any] = response.json()
@@ -119,12 +133,17 @@ def test_every_operation_describes_its_request_and_responses(
         parameter = parameters.pop(("path", name))
         assert parameter["required"] is True
         assert parameter["schema"] == {"type": "string", "format": "uuid"}
-    if operation.query is not None:
-        fields = {field.name for field in msgspec.structs.fields(operation.query)}
+    if operation.query is not None or operation.paged:
+        fields = (
+            set()
+            if operation.query is None
+            else {field.name for field in msgspec.structs.fields(operation.query)}
+        )
+        fields |= {"limit"} if operation.paged else set()
         assert {name for (where, name) in parameters if where == "query"} == fields
         for parameter in parameters.values():
             assert parameter["schema"], parameter
-        if "limit" in fields:
+        if operation.paged:
             limit = parameters[("query", "limit")]["schema"]
             assert limit["minimum"] == 1
             assert limit["maximum"] == Settings().max_page_size
@@ -170,12 +189,11 @@ def test_every_ref_resolves(document: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def live(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
-    """The app served over loopback (lifespan running), and a signed-up user's header."""
-    with serve(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
-        response = http.post("/chat", json={"message": "hello"})
-        assert response.status_code == 200, response.text
-        yield url, {"Authorization": f"Bearer {response.json()['token']}"}
+def live(served: str) -> tuple[str, dict[str, str]]:
+    """The served app, and the header of a user of this test's own (one per operation)."""
+    response = httpx.post(f"{served}/chat", json={"message": "hello"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return served, {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 # The checks of the answers: never a 500; status, media type, headers and body as described.
@@ -198,7 +216,7 @@ CONFORMANCE = [
     deadline=None,
     derandomize=True,
     database=None,
-    # One live app per operation, shared by that operation's examples on purpose.
+    # One user per operation, shared by that operation's examples on purpose.
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
 def test_generated_requests_get_documented_answers_and_never_a_500(

@@ -10,9 +10,7 @@ run on Debian's PostgreSQL 15, and are skipped when it is not installed (see pgs
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import asyncpg
 import psycopg
@@ -90,34 +88,27 @@ def test_an_app_over_sslmode_require_is_ready_and_saves_chats(
         assert all(backends)
 
 
-def test_the_apps_pool_connects_with_tls(require_url: str) -> None:
-    async def ssl_in_use() -> Any:
-        pool = await open_pool(app_settings(require_url))
-        try:
-            return await pool.fetchval(SSL_OF_THIS_BACKEND)
-        finally:
-            await pool.close()
-
-    assert asyncio.run(ssl_in_use()) is True
+@pytest.mark.anyio
+async def test_the_apps_pool_connects_with_tls(require_url: str) -> None:
+    pool = await open_pool(app_settings(require_url))
+    try:
+        assert await pool.fetchval(SSL_OF_THIS_BACKEND) is True
+    finally:
+        await pool.close()
 
 
-def test_a_connection_by_the_same_url_uses_tls(require_url: str) -> None:
-    async def ssl_in_use() -> Any:
-        conn = await asyncpg.connect(require_url)
-        try:
-            return await conn.fetchval(SSL_OF_THIS_BACKEND)
-        finally:
-            await conn.close()
-
-    assert asyncio.run(ssl_in_use()) is True
-
-
-def test_sslmode_disable_is_refused_so_the_connections_above_used_tls(
-    server: TlsServer, require_url: str
-) -> None:
-    async def connect_without_tls() -> None:
-        conn = await asyncpg.connect(server.tcp_url(DATABASE, "disable"))
+@pytest.mark.anyio
+async def test_a_connection_by_the_same_url_uses_tls(require_url: str) -> None:
+    conn = await asyncpg.connect(require_url)
+    try:
+        assert await conn.fetchval(SSL_OF_THIS_BACKEND) is True
+    finally:
         await conn.close()
 
+
+@pytest.mark.anyio
+async def test_sslmode_disable_is_refused_so_the_connections_above_used_tls(
+    server: TlsServer, require_url: str
+) -> None:
     with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="no encryption"):
-        asyncio.run(connect_without_tls())
+        await asyncpg.connect(server.tcp_url(DATABASE, "disable"))
