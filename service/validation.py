@@ -30,7 +30,6 @@ __all__ = [
 T = TypeVar("T")
 
 
-
 def invalid(location: str, field: str | None, reason: str, **extra: Any) -> ApiError:
     """The 422 for one bad input: "<location> field `<field>`: <reason>", field in details."""
     where = f"{location} field `{field}`" if field else location
