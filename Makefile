@@ -21,7 +21,7 @@ PG_BIN = $(shell $(BIN)/python -m tools.localpg bin)
 DBMATE = PATH="$(PG_BIN):$$PATH" DATABASE_URL="$(DB_URL)" \
 	DBMATE_MIGRATIONS_DIR=db/migrations DBMATE_SCHEMA_FILE=db/schema.sql dbmate
 
-.PHONY: help install install-run lock check-lock gen check-generated lint test run eval clean \
+.PHONY: help install install-run lock check-lock gen check-generated lint test pytest run eval clean \
 	db db-stop migrate migration rollback status psql bench bench-quick bench-micro
 
 help:
@@ -152,8 +152,13 @@ lint: $(DEV_STAMP)
 	mypy
 	lint-imports
 
-test: $(DEV_STAMP) check-generated lint
-	python -m pytest
+# The linters and the tests run side by side, the tests in two processes (pytest-xdist):
+# most tests wait on PostgreSQL or a subprocess, so two keep both cores busy.
+test: $(DEV_STAMP) check-generated
+	@$(MAKE) --no-print-directory --output-sync=target -j2 lint pytest
+
+pytest: $(DEV_STAMP)
+	python -m pytest -n 2
 
 # DATABASE_URL / QDRANT_URL when set; otherwise the embedded PostgreSQL and Qdrant Edge.
 # Vectors made another way (an older encoder, another engine) are rebuilt first; the sample
