@@ -509,6 +509,13 @@ ALTER TABLE ONLY public.users
 
 
 --
+-- Name: chat_messages_pending_updated_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX chat_messages_pending_updated_at_idx ON public.chat_messages USING btree (updated_at) WHERE (status = 'pending'::text);
+
+
+--
 -- Name: chat_messages_reply_to_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -746,4 +753,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261122000004'),
     ('20261122000005'),
     ('20261122000006'),
-    ('20261122000007');
+    ('20261122000007'),
+    ('20261202000001');

@@ -19,21 +19,25 @@ __all__ = [
     "APPEND_CHAT_TURN",
     "COMPLETE_ASSISTANT_MESSAGE",
     "COPY_MESSAGES",
+    "FAIL_ABANDONED_ASSISTANT_MESSAGES_FOR_WORKER",
     "FAIL_ASSISTANT_MESSAGE",
     "GET_MESSAGE",
     "GET_MESSAGES_BY_CLIENT_ID",
     "LIST_LAST_MESSAGES",
     "LIST_RECENT_MESSAGES",
+    "RESTART_ASSISTANT_MESSAGE",
     "CompleteAssistantMessageParams",
     "CopyMessagesParams",
     "append_chat_turn",
     "complete_assistant_message",
     "copy_messages",
+    "fail_abandoned_assistant_messages_for_worker",
     "fail_assistant_message",
     "get_message",
     "get_messages_by_client_id",
     "list_last_messages",
     "list_recent_messages",
+    "restart_assistant_message",
 ]
 
 
@@ -192,13 +196,36 @@ async def copy_messages(conn: Executor, records: Iterable[CopyMessagesParams]) -
     return int(status.rpartition(" ")[2])
 
 
+FAIL_ABANDONED_ASSISTANT_MESSAGES_FOR_WORKER: Final[str] = """\
+-- name: FailAbandonedAssistantMessagesForWorker :execrows
+UPDATE chat_messages
+SET status = 'failed',
+    error = $1::text,
+    metadata = chat_messages.metadata || '{"retryable": true}'
+WHERE status = 'pending'
+  AND updated_at < now() - make_interval(secs => $2::double precision)
+"""
+
+
+async def fail_abandoned_assistant_messages_for_worker(
+    conn: Executor,
+    *,
+    error: str,
+    lease_seconds: float,
+) -> int:
+    """Marks failed (retryable) the pending answers whose answering request has been silent for longer than the lease: it died with its process, its connection or its client. A retry of the turn answers it again."""
+    status = await conn.execute(FAIL_ABANDONED_ASSISTANT_MESSAGES_FOR_WORKER, error, lease_seconds)
+    return int(status.rpartition(" ")[2])
+
+
 FAIL_ASSISTANT_MESSAGE: Final[str] = """\
 -- name: FailAssistantMessage :one
 UPDATE chat_messages
 SET status = 'failed',
-    error = $1::text
-WHERE id = $2
-  AND user_id = $3
+    error = $1::text,
+    metadata = chat_messages.metadata || jsonb_build_object('retryable', $2::boolean)
+WHERE id = $3
+  AND user_id = $4
   AND status = 'pending'
 RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
 """
@@ -208,11 +235,12 @@ async def fail_assistant_message(
     conn: Executor,
     *,
     error: str,
+    retryable: bool,
     message_id: uuid.UUID,
     user_id: uuid.UUID,
 ) -> models.ChatMessage | None:
-    """Marks a pending assistant message as failed, keeping the error visible in the session."""
-    row = await conn.fetchrow(FAIL_ASSISTANT_MESSAGE, error, message_id, user_id)
+    """Marks a pending assistant message as failed, keeping the error visible in the session; a retryable failure (the database, the index or the model was unavailable, the request died) is answered again by a retry of the turn."""
+    row = await conn.fetchrow(FAIL_ASSISTANT_MESSAGE, error, retryable, message_id, user_id)
     if row is None:
         return None
     return models.ChatMessage(*row)
@@ -315,3 +343,35 @@ async def list_recent_messages(
     """Lists the last messages of a session, newest first, without recording a read: the context an answer is generated with."""
     rows = await conn.fetch(LIST_RECENT_MESSAGES, session_id, user_id, limit)
     return [models.ChatMessage(*row) for row in rows]
+
+
+RESTART_ASSISTANT_MESSAGE: Final[str] = """\
+-- name: RestartAssistantMessage :one
+UPDATE chat_messages
+SET status = 'pending',
+    error = NULL,
+    metadata = chat_messages.metadata - 'retryable'
+WHERE id = $1
+  AND user_id = $2
+  AND role = 'assistant'
+  AND (
+      (status = 'pending'
+       AND updated_at < now() - make_interval(secs => $3::double precision))
+      OR (status = 'failed' AND chat_messages.metadata @> '{"retryable": true}')
+  )
+RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+"""
+
+
+async def restart_assistant_message(
+    conn: Executor,
+    *,
+    message_id: uuid.UUID,
+    user_id: uuid.UUID,
+    lease_seconds: float,
+) -> models.ChatMessage | None:
+    """Takes an assistant message over to answer it again in place: one still pending whose answering request has been silent for longer than the lease (it died), or one whose failure was retryable. Returns nothing otherwise (another request is answering it, or it failed for good). The update renews the lease (updated_at)."""
+    row = await conn.fetchrow(RESTART_ASSISTANT_MESSAGE, message_id, user_id, lease_seconds)
+    if row is None:
+        return None
+    return models.ChatMessage(*row)

@@ -71,14 +71,40 @@ WITH completed AS (
 SELECT * FROM completed;
 
 -- name: FailAssistantMessage :one
--- Marks a pending assistant message as failed, keeping the error visible in the session.
+-- Marks a pending assistant message as failed, keeping the error visible in the session; a retryable failure (the database, the index or the model was unavailable, the request died) is answered again by a retry of the turn.
 UPDATE chat_messages
 SET status = 'failed',
-    error = @error::text
+    error = @error::text,
+    metadata = chat_messages.metadata || jsonb_build_object('retryable', @retryable::boolean)
 WHERE id = @message_id
   AND user_id = @user_id
   AND status = 'pending'
 RETURNING *;
+
+-- name: RestartAssistantMessage :one
+-- Takes an assistant message over to answer it again in place: one still pending whose answering request has been silent for longer than the lease (it died), or one whose failure was retryable. Returns nothing otherwise (another request is answering it, or it failed for good). The update renews the lease (updated_at).
+UPDATE chat_messages
+SET status = 'pending',
+    error = NULL,
+    metadata = chat_messages.metadata - 'retryable'
+WHERE id = @message_id
+  AND user_id = @user_id
+  AND role = 'assistant'
+  AND (
+      (status = 'pending'
+       AND updated_at < now() - make_interval(secs => @lease_seconds::double precision))
+      OR (status = 'failed' AND chat_messages.metadata @> '{"retryable": true}')
+  )
+RETURNING *;
+
+-- name: FailAbandonedAssistantMessagesForWorker :execrows
+-- Marks failed (retryable) the pending answers whose answering request has been silent for longer than the lease: it died with its process, its connection or its client. A retry of the turn answers it again.
+UPDATE chat_messages
+SET status = 'failed',
+    error = @error::text,
+    metadata = chat_messages.metadata || '{"retryable": true}'
+WHERE status = 'pending'
+  AND updated_at < now() - make_interval(secs => @lease_seconds::double precision);
 
 -- name: GetMessage :one
 -- Returns one of a user's messages.

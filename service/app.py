@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -102,7 +103,12 @@ async def open_state(
             ingestor=ingestor,
             answerer=answerer,
             accounts=accounts,
-            turns=ChatTurns(pool, accounts, answerer),
+            turns=ChatTurns(
+                pool,
+                accounts,
+                answerer,
+                lease=datetime.timedelta(seconds=settings.turn_lease_seconds),
+            ),
             documents=Documents(pool, vectors, ingestor, settings),
             identity=TokenIdentity(accounts, settings),
         )
@@ -119,13 +125,18 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
             # re-scanning it: with local Qdrant's data in the heap each full collection took
             # about 75 ms, the history endpoint's whole p99 (tests/bench/RESULTS.md).
             gc.freeze()
-            worker = None
-            if settings.ingest_worker:
-                worker = asyncio.create_task(state["ingestor"].run_forever(), name="ingest")
+            workers = []
+            if settings.ingest_worker:  # this process is a worker: ingestion and the sweep
+                workers = [
+                    asyncio.create_task(state["ingestor"].run_forever(), name="ingest"),
+                    asyncio.create_task(
+                        state["turns"].sweep_forever(settings.turn_sweep_seconds), name="sweep"
+                    ),
+                ]
             try:
                 yield state
             finally:
-                if worker is not None:
+                for worker in workers:
                     worker.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker

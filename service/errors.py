@@ -94,7 +94,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def turn_failure(failure: TurnFailed, *, retry_after: int) -> ApiError:
-    """503 when the document index could not be searched (worth a retry), else 502."""
+    """503 when a retry of the turn answers it again (the index, the model or the database
+    was unavailable), else 502: the turn failed for good."""
     details = failure.ids | {"saved": failure.saved}
     if failure.token is not None:
         # The failed turn belongs to a new user: a retry with the same client_message_id
@@ -105,6 +106,14 @@ def turn_failure(failure: TurnFailed, *, retry_after: int) -> ApiError:
             503,
             "retrieval_unavailable",
             f"the document index cannot be searched; retry shortly ({failure.reason})",
+            details,
+            headers={"Retry-After": str(retry_after)},
+        )
+    if failure.transient:
+        return ApiError(
+            503,
+            "answer_unavailable",
+            f"the answer could not be generated now; retry shortly ({failure.reason})",
             details,
             headers={"Retry-After": str(retry_after)},
         )

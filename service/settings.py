@@ -106,6 +106,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cookie_secure: bool = False
     # Failure behaviour: what a 503 tells clients to wait before retrying.
     retry_after_seconds: Positive = 2
+    # A chat turn's answer belongs to the request answering it for this long (longer than
+    # the slowest answer: retrieval, embeddings and the model together). After it, a retry
+    # with the same client_message_id answers it again, and the sweep (every
+    # TURN_SWEEP_SECONDS, in the process that runs the ingestion worker) marks it failed.
+    turn_lease_seconds: Seconds = 180.0
+    turn_sweep_seconds: Seconds = 30.0
     # Serving.
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000

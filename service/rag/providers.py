@@ -15,7 +15,15 @@ __all__ = ["ChatCompletions", "Completion", "Embeddings", "ProviderError"]
 
 
 class ProviderError(Exception):
-    """The provider failed or answered something unusable; the message says which."""
+    """The provider failed or answered something unusable; the message says which.
+
+    ``transient``: asking again may succeed (unreachable, 5xx, 408, 429, a broken answer);
+    False when the provider refused the request itself (another 4xx: key, model, input).
+    """
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class _Embedding(msgspec.Struct):
@@ -59,7 +67,9 @@ def _headers(api_key: str | None) -> dict[str, str]:
 async def _raise_for_status(response: httpx.Response, what: str) -> None:
     if response.status_code != 200:
         body = (await response.aread())[:300].decode(errors="replace")
-        raise ProviderError(f"{what} answered HTTP {response.status_code}: {body}")
+        status = response.status_code
+        transient = not 400 <= status < 500 or status in (408, 429)
+        raise ProviderError(f"{what} answered HTTP {status}: {body}", transient=transient)
 
 
 class Embeddings:

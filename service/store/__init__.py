@@ -60,7 +60,14 @@ from .sessions import (
     list_sessions,
     update_session,
 )
-from .turns import ChatTurn, complete_chat_turn, fail_chat_turn, start_chat_turn
+from .turns import (
+    ChatTurn,
+    complete_chat_turn,
+    fail_abandoned_turns,
+    fail_chat_turn,
+    restart_chat_turn,
+    start_chat_turn,
+)
 from .tx import Connection, Db, Pool, exec_statement, exec_tx
 from .users import create_anonymous_user, create_user, delete_user
 
@@ -105,6 +112,7 @@ __all__ = [
     "ensure_session",
     "exec_statement",
     "exec_tx",
+    "fail_abandoned_turns",
     "fail_chat_turn",
     "fail_document",
     "get_document",
@@ -124,6 +132,7 @@ __all__ = [
     "recent_messages",
     "reindex_document",
     "requeue_document",
+    "restart_chat_turn",
     "revoke_credential",
     "start_chat_turn",
     "start_document",

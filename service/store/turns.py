@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 
@@ -14,7 +15,14 @@ from ..domain import Citation
 from .errors import Conflict, NotFound
 from .tx import Connection, Db, exec_statement
 
-__all__ = ["ChatTurn", "complete_chat_turn", "fail_chat_turn", "start_chat_turn"]
+__all__ = [
+    "ChatTurn",
+    "complete_chat_turn",
+    "fail_abandoned_turns",
+    "fail_chat_turn",
+    "restart_chat_turn",
+    "start_chat_turn",
+]
 
 
 class ChatTurn(msgspec.Struct, frozen=True):
@@ -98,19 +106,44 @@ async def complete_chat_turn(
 
 
 async def fail_chat_turn(
-    db: Db, user_id: uuid.UUID, message_id: uuid.UUID, *, error: str
+    db: Db, user_id: uuid.UUID, message_id: uuid.UUID, *, error: str, retryable: bool
 ) -> models.ChatMessage:
-    """Mark a pending assistant message failed: the turn stays visible, with the error."""
+    """Mark a pending assistant message failed: the turn stays visible, with the error. A
+    retryable failure is answered again by a retry of the turn (``restart_chat_turn``)."""
 
     async def work(conn: Connection) -> models.ChatMessage:
         failed = await messages.fail_assistant_message(
-            conn, error=error, message_id=message_id, user_id=user_id
+            conn, error=error, retryable=retryable, message_id=message_id, user_id=user_id
         )
         if failed is None:
             raise await _not_pending(conn, user_id, message_id)
         return failed
 
     return await exec_statement(db, work)
+
+
+async def restart_chat_turn(
+    db: Db, user_id: uuid.UUID, message_id: uuid.UUID, *, lease: datetime.timedelta
+) -> models.ChatMessage | None:
+    """Take a stored turn's answer over to answer it again, in place: when it is pending but
+    nobody has touched it for longer than ``lease`` (its request died), or failed retryably.
+    None when another request may still be answering it, or it failed for good."""
+    return await exec_statement(
+        db,
+        lambda conn: messages.restart_assistant_message(
+            conn, message_id=message_id, user_id=user_id, lease_seconds=lease.total_seconds()
+        ),
+    )
+
+
+async def fail_abandoned_turns(db: Db, *, lease: datetime.timedelta, error: str) -> int:
+    """Mark failed (retryably) every answer still pending ``lease`` after its last touch."""
+    return await exec_statement(
+        db,
+        lambda conn: messages.fail_abandoned_assistant_messages_for_worker(
+            conn, error=error, lease_seconds=lease.total_seconds()
+        ),
+    )
 
 
 async def _not_pending(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID) -> Exception:

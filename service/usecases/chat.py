@@ -2,16 +2,23 @@
 
 ``begin`` stores the user message and a pending assistant message (starting the session,
 and an anonymous user, when needed); ``answer`` or ``stream`` then completes the assistant
-message with the answer, or fails it with the error. A retry with the same
-client_message_id replays the stored turn instead. When PostgreSQL cannot be reached the
+message with the answer, or fails it with the error. When PostgreSQL cannot be reached the
 question is still answered, and the result says it was not saved.
+
+A retry with the same client_message_id replays the stored turn, except that it answers
+the turn again, in place (same message ids), when the first answer cannot arrive any more:
+its failure was retryable (the database, the index or the model was unavailable, the
+stream was cut), or it is still pending ``lease`` after its last touch (the request
+answering it died). ``fail_abandoned`` marks such answers failed for the turn's history.
 
 Callers (``POST /chat``, the OpenAI-compatible API, tests) only frame what this returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime
 import logging
 import uuid
 from collections.abc import AsyncGenerator
@@ -31,6 +38,7 @@ from ..domain import (
     answer,
     estimate_tokens,
 )
+from ..rag.providers import ProviderError
 from .accounts import Accounts, NewUser, Principal, Unidentified
 
 __all__ = [
@@ -52,6 +60,15 @@ _FIRST_TURN_SESSIONS = uuid.UUID("6b1d3c9e-8f43-4a57-9d0e-3f6c2a8b7e51")
 
 # What a streamed turn yields: Started, text pieces, then a TurnResult or a TurnFailed.
 Events = AsyncGenerator["Started | str | TurnResult | TurnFailed", None]
+
+# Failures a later attempt may not meet: a retry of the turn answers it again.
+_TRANSIENT: tuple[type[Exception], ...] = (
+    RetrievalUnavailable,
+    ProviderError,
+    TimeoutError,
+    *store.UNAVAILABLE,
+)
+ABANDONED = "the request answering this turn ended before its answer was stored"
 
 # Failing an interrupted turn: it was failed already, or the database is gone.
 _NOTHING_TO_ADD: tuple[type[Exception], ...] = (store.Conflict, *store.UNAVAILABLE)
@@ -126,6 +143,7 @@ class TurnFailed(Exception):
         reason: str,
         *,
         retrieval: bool,
+        transient: bool,
         ids: dict[str, Any],
         saved: bool,
         token: str | None = None,
@@ -133,16 +151,43 @@ class TurnFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retrieval = retrieval  # True: the document index could not be searched
+        self.transient = transient  # True: a retry of the turn answers it again
         self.ids = ids
         self.saved = saved
         self.token = token  # a new anonymous user's credential: a retry needs it
 
 
 class ChatTurns:
-    def __init__(self, db: store.Pool, accounts: Accounts, answerer: Answerer) -> None:
+    def __init__(
+        self,
+        db: store.Pool,
+        accounts: Accounts,
+        answerer: Answerer,
+        *,
+        lease: datetime.timedelta = datetime.timedelta(minutes=3),
+    ) -> None:
         self._db = db
         self._accounts = accounts
         self._answerer = answerer
+        self._lease = lease
+
+    async def sweep_forever(self, interval_seconds: float) -> None:
+        """The worker's loop: fail abandoned answers every ``interval_seconds``."""
+        while True:
+            try:
+                await self.fail_abandoned()
+            except store.UNAVAILABLE as error:
+                log.warning("turn sweep paused, database unavailable: %s", type(error).__name__)
+            except Exception:
+                log.exception("turn sweep error")
+            await asyncio.sleep(interval_seconds)
+
+    async def fail_abandoned(self) -> int:
+        """Mark failed (retryably) the answers pending past their lease; how many there were."""
+        failed = await store.fail_abandoned_turns(self._db, lease=self._lease, error=ABANDONED)
+        if failed:
+            log.warning("%d abandoned chat turn(s) marked failed", failed)
+        return failed
 
     async def begin(
         self, caller: Principal | Unidentified | None, ask: Ask, *, request_id: str | None
@@ -227,12 +272,19 @@ class ChatTurns:
             content=ask.text,
             client_message_id=ask.client_message_id,
         )
+        if stored.replayed and stored.assistant_message.status != "complete":
+            restarted = await store.restart_chat_turn(
+                self._db, caller.user_id, stored.assistant_message.id, lease=self._lease
+            )
+            if restarted is not None:  # the first answer cannot arrive: answer it again
+                stored = store.ChatTurn(stored.user_message, restarted, replayed=False)
         question = Question(text=ask.text, user_id=caller.user_id, session_id=session_id)
         return Turn(question, stored, new_user)
 
     async def _complete(self, turn: Turn, result: Answer) -> TurnResult:
-        """Store the answer on the pending message (saved=False when the database is gone)."""
-        saved = False
+        """Store the answer on the pending message. When the database is gone by now the turn
+        stays pending, to be failed by the sweep and answered again by a retry: the question
+        is stored either way, so the result says saved."""
         if turn.stored is not None:
             assistant = turn.stored.assistant_message
             try:
@@ -246,34 +298,39 @@ class ChatTurns:
                     token_count=result.usage.completion_tokens,
                     metadata={"usage": msgspec.to_builtins(result.usage)},
                 )
-                saved = True
             except store.UNAVAILABLE as error:
-                log.warning("answer not saved, database unavailable: %s", type(error).__name__)
-        return _result(turn, result, saved=saved)
+                log.warning("answer not stored, database unavailable: %s", type(error).__name__)
+            except store.Conflict:
+                # Past its lease, a retry took the turn over (and may have answered it).
+                log.warning("answer not stored: the turn was taken over by a retry")
+        return _result(turn, result, saved=turn.stored is not None)
 
     async def _fail(self, turn: Turn, error: Exception) -> TurnFailed:
         """Record the failure on the turn (when stored) and say what failed."""
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        saved = False
+        transient = isinstance(error, _TRANSIENT) and getattr(error, "transient", True)
         if turn.stored is not None:
             assistant = turn.stored.assistant_message
-            try:
-                await store.fail_chat_turn(self._db, assistant.user_id, assistant.id, error=reason)
-                saved = True
-            except store.UNAVAILABLE:
-                pass
+            # Gone database: the turn stays pending, and the sweep fails it retryably.
+            with contextlib.suppress(*_NOTHING_TO_ADD):
+                await store.fail_chat_turn(
+                    self._db, assistant.user_id, assistant.id, error=reason, retryable=transient
+                )
         return TurnFailed(
             reason,
             retrieval=isinstance(error, RetrievalUnavailable),
+            transient=transient,
             ids=turn.ids(),
-            saved=saved,
+            saved=turn.stored is not None,
             token=None if turn.new_user is None else turn.new_user.token,
         )
 
     async def _fail_quietly(self, stored: store.ChatTurn, reason: str) -> None:
         assistant = stored.assistant_message
         with contextlib.suppress(*_NOTHING_TO_ADD):
-            await store.fail_chat_turn(self._db, assistant.user_id, assistant.id, error=reason)
+            await store.fail_chat_turn(
+                self._db, assistant.user_id, assistant.id, error=reason, retryable=True
+            )
 
 
 def _result(turn: Turn, result: Answer, *, saved: bool, replayed: bool = False) -> TurnResult:
@@ -297,7 +354,11 @@ def _replayed(turn: Turn) -> TurnResult:
         raise TurnInProgress(turn.ids())
     if assistant.status == "failed":
         raise TurnFailed(
-            assistant.error or "unknown error", retrieval=False, ids=turn.ids(), saved=True
+            assistant.error or "unknown error",
+            retrieval=False,
+            transient=False,
+            ids=turn.ids(),
+            saved=True,
         )
     result = Answer(
         text=assistant.content,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -9,13 +11,16 @@ import pytest
 
 from service import store
 from service.domain import Answer, Citation, Question, RetrievalUnavailable, Usage
+from service.rag.providers import ProviderError
 from service.settings import Settings
 from service.usecases.accounts import Accounts, Unidentified
 from service.usecases.chat import (
+    ABANDONED,
     Ask,
     ChatTurns,
     CredentialRequired,
     Started,
+    Turn,
     TurnFailed,
     TurnInProgress,
     TurnResult,
@@ -25,18 +30,19 @@ pytestmark = pytest.mark.anyio
 
 
 class Scripted:
-    """An answerer that says one thing (or fails as told) and counts the questions it got."""
+    """An answerer that says one thing (after failing as told, once per error) and counts the
+    questions it got."""
 
-    def __init__(self, text: str = "Paris is the capital.", error: Exception | None = None):
+    def __init__(self, text: str = "Paris is the capital.", *errors: Exception):
         self.text = text
-        self.error = error
+        self.errors = list(errors)
         self.questions: list[Question] = []
 
     async def stream(self, question: Question) -> AsyncIterator[str | Answer]:
         self.questions.append(question)
         yield self.text.split(" ")[0]
-        if self.error is not None:
-            raise self.error
+        if self.errors:
+            raise self.errors.pop(0)
         yield Answer(
             text=self.text,
             sources=[Citation(rank=1, document_title="Atlas", score=2.5)],
@@ -45,8 +51,20 @@ class Scripted:
         )
 
 
-def chat_turns(pool: store.Pool, answerer: Scripted) -> ChatTurns:
-    return ChatTurns(pool, Accounts(pool, Settings()), answerer)
+LEASE = datetime.timedelta(milliseconds=300)
+
+
+def chat_turns(
+    pool: store.Pool, answerer: Scripted, lease: datetime.timedelta = LEASE * 1000
+) -> ChatTurns:
+    return ChatTurns(pool, Accounts(pool, Settings()), answerer, lease=lease)
+
+
+async def messages_of(pool: store.Pool, turn: Turn) -> list[store.ChatMessage]:
+    assert turn.stored is not None
+    message = turn.stored.assistant_message
+    page = await store.list_messages(pool, message.user_id, message.session_id, limit=10)
+    return page.messages
 
 
 async def stored_turn(pool: store.Pool, result: TurnResult) -> list[store.ChatMessage]:
@@ -107,7 +125,7 @@ async def test_a_retried_turn_replays_the_stored_answer_without_answering_again(
 async def test_a_failed_answer_is_a_visible_failed_turn_and_its_retry_replays_the_failure(
     pool: store.Pool,
 ) -> None:
-    turns = chat_turns(pool, Scripted(error=RuntimeError("model down")))
+    turns = chat_turns(pool, Scripted("Paris is the capital.", RuntimeError("model down")))
     ask = Ask(text="Capital of France?", client_message_id="c-2")
     turn = await turns.begin(None, ask, request_id=None)
 
@@ -132,13 +150,16 @@ async def test_a_failed_answer_is_a_visible_failed_turn_and_its_retry_replays_th
 
 
 async def test_an_unsearchable_index_is_a_failure_worth_retrying(pool: store.Pool) -> None:
-    turns = chat_turns(pool, Scripted(error=RetrievalUnavailable("qdrant is down")))
+    turns = chat_turns(
+        pool, Scripted("Paris is the capital.", RetrievalUnavailable("qdrant is down"))
+    )
     turn = await turns.begin(None, Ask(text="Capital of France?"), request_id=None)
 
     with pytest.raises(TurnFailed) as failed:
         await turns.answer(turn)
 
     assert failed.value.retrieval is True
+    assert failed.value.transient is True
 
 
 async def test_a_retry_while_the_first_request_is_answering_is_told_so(
@@ -213,3 +234,88 @@ async def test_a_caller_the_database_could_not_check_is_answered_without_saving(
     assert (result.saved, result.session_id, result.token) == (False, None, None)
     assert result.answer.text == "Paris is the capital."
     assert answerer.questions[0].user_id is None
+
+
+async def test_a_retry_answers_again_in_place_a_turn_that_failed_for_a_transient_reason(
+    pool: store.Pool,
+) -> None:
+    answerer = Scripted("Paris is the capital.", ProviderError("the model timed out"))
+    turns = chat_turns(pool, answerer)
+    ask = Ask(text="Capital of France?", client_message_id="c-t")
+    first = await turns.begin(None, ask, request_id=None)
+    with pytest.raises(TurnFailed) as failed:
+        await turns.answer(first)
+    assert failed.value.transient is True
+    assert first.new_user is not None
+
+    retry = await turns.begin(first.new_user.principal, ask, request_id=None)
+    result = await turns.answer(retry)
+
+    assert retry.ids() == first.ids()
+    assert result.replayed is False
+    assert result.answer.text == "Paris is the capital."
+    assert [(m.status, m.error) for m in await messages_of(pool, retry)] == [
+        ("complete", None),
+        ("complete", None),
+    ]
+    assert len(answerer.questions) == 2
+
+
+async def test_a_turn_whose_request_died_is_answered_again_by_a_retry_after_its_lease(
+    pool: store.Pool,
+) -> None:
+    turns = chat_turns(pool, Scripted(), lease=LEASE)
+    ask = Ask(text="Capital of France?", client_message_id="c-d")
+    died = await turns.begin(None, ask, request_id=None)  # and never answered
+    assert died.new_user is not None
+    caller = died.new_user.principal
+
+    with pytest.raises(TurnInProgress):  # within the lease the first request may still answer
+        await turns.answer(await turns.begin(caller, ask, request_id=None))
+    await asyncio.sleep(LEASE.total_seconds() * 1.5)
+    retry = await turns.begin(caller, ask, request_id=None)
+    result = await turns.answer(retry)
+
+    assert retry.ids() == died.ids()
+    assert result.saved is True
+    assert [m.status for m in await messages_of(pool, retry)] == ["complete", "complete"]
+
+
+async def test_the_sweep_fails_abandoned_answers_and_a_retry_still_answers_them(
+    pool: store.Pool,
+) -> None:
+    turns = chat_turns(pool, Scripted(), lease=LEASE)
+    ask = Ask(text="Capital of France?", client_message_id="c-s")
+    died = await turns.begin(None, ask, request_id=None)
+    assert died.new_user is not None
+    fresh = await turns.begin(None, Ask(text="still answering"), request_id=None)
+    await asyncio.sleep(LEASE.total_seconds() * 1.5)
+    answering = await turns.begin(None, Ask(text="just asked"), request_id=None)
+
+    assert await turns.fail_abandoned() == 2  # the two older turns, not the one just begun
+
+    assert [(m.status, m.error) for m in await messages_of(pool, died)][-1] == (
+        "failed",
+        ABANDONED,
+    )
+    assert (await messages_of(pool, answering))[-1].status == "pending"
+    assert (await messages_of(pool, fresh))[-1].status == "failed"
+    retry = await turns.begin(died.new_user.principal, ask, request_id=None)
+    assert (await turns.answer(retry)).answer.text == "Paris is the capital."
+
+
+async def test_an_answer_arriving_after_a_retry_took_over_is_not_an_error(
+    pool: store.Pool,
+) -> None:
+    turns = chat_turns(pool, Scripted(), lease=LEASE)
+    ask = Ask(text="Capital of France?", client_message_id="c-l")
+    slow = await turns.begin(None, ask, request_id=None)
+    assert slow.new_user is not None
+    await asyncio.sleep(LEASE.total_seconds() * 1.5)
+    retry = await turns.begin(slow.new_user.principal, ask, request_id=None)
+    await turns.answer(retry)
+
+    late = await turns.answer(slow)
+
+    assert late.saved is True
+    assert [m.status for m in await messages_of(pool, slow)] == ["complete", "complete"]

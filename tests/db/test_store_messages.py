@@ -171,7 +171,7 @@ async def test_an_answer_completes_with_its_citations_or_fails_visibly(pool: sto
 
     failing = await store.start_chat_turn(pool, user_id, session_id, content="Q2")
     failed = await store.fail_chat_turn(
-        pool, user_id, failing.assistant_message.id, error="model timed out"
+        pool, user_id, failing.assistant_message.id, error="model timed out", retryable=True
     )
     assert (failed.status, failed.error) == ("failed", "model timed out")
     history = await store.list_messages(pool, user_id, session_id, limit=10)
@@ -184,7 +184,7 @@ async def test_an_answer_completes_with_its_citations_or_fails_visibly(pool: sto
     with pytest.raises(store.Conflict):
         await store.complete_chat_turn(pool, user_id, failed.id, content="too late")
     with pytest.raises(store.NotFound):
-        await store.fail_chat_turn(pool, user_id, uuid.uuid4(), error="x")
+        await store.fail_chat_turn(pool, user_id, uuid.uuid4(), error="x", retryable=False)
 
 
 async def test_the_database_rejects_a_message_in_another_users_session(pool: store.Pool) -> None:

@@ -43,6 +43,7 @@ ALLOWED_WITHOUT_USER_ID = {
     "get_document_source_for_worker",
     "get_document_for_worker",
     "fail_abandoned_documents_for_worker",
+    "fail_abandoned_assistant_messages_for_worker",
     # Reindex rebuilds every owner's documents; queued-ingestion progress is read by id.
     "list_completed_documents_for_worker",
     "count_stale_documents_for_worker",

@@ -264,21 +264,30 @@ def test_usage_is_estimated_when_the_provider_does_not_report_it(
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
-def test_provider_failure_gives_502_answer_failed_and_a_failed_assistant_message(
-    provider_client: TestClient, fake_openai: FakeOpenAI
+@pytest.mark.parametrize(
+    ("provider_status", "status", "code"),
+    [(500, 503, "answer_unavailable"), (400, 502, "answer_failed")],
+)
+def test_provider_failure_gives_an_error_and_a_failed_assistant_message(
+    provider_client: TestClient,
+    fake_openai: FakeOpenAI,
+    provider_status: int,
+    status: int,
+    code: str,
 ) -> None:
+    """A provider's 5xx may pass (503: a retry answers the turn again); its 4xx will not."""
     headers = sign_up(provider_client)
     ingest(provider_client, headers, OTTERS)
-    fake_openai.chat_status = 500
+    fake_openai.chat_status = provider_status
 
     response = provider_client.post(
         "/chat", json={"message": "Why do otters hold hands?"}, headers=headers
     )
 
-    assert response.status_code == 502, response.text
+    assert response.status_code == status, response.text
+    assert ("retry-after" in response.headers) == (status == 503)
     error = response.json()["error"]
-    assert error["code"] == "answer_failed"
-    assert "chat completions endpoint answered HTTP 500" in error["message"]
+    assert error["code"] == code
     assert error["details"]["saved"] is True
     session_id = error["details"]["session_id"]
     messages = session_messages(provider_client, headers, session_id)
@@ -289,7 +298,7 @@ def test_provider_failure_gives_502_answer_failed_and_a_failed_assistant_message
     assistant = messages[1]
     assert assistant["id"] == error["details"]["assistant_message_id"]
     assert assistant["error"].startswith(
-        "ProviderError: chat completions endpoint answered HTTP 500"
+        f"ProviderError: chat completions endpoint answered HTTP {provider_status}"
     )
 
     streamed = provider_client.post(
@@ -299,7 +308,7 @@ def test_provider_failure_gives_502_answer_failed_and_a_failed_assistant_message
     )
     events = sse_events(streamed.text)
     assert [name for name, _ in events] == ["start", "error"]
-    assert events[1][1]["error"]["code"] == "answer_failed"
+    assert events[1][1]["error"]["code"] == code
     statuses = [m["status"] for m in session_messages(provider_client, headers, session_id)]
     assert statuses == ["complete", "failed", "complete", "failed"]
     assert uuid.UUID(events[0][1]["assistant_message_id"])
