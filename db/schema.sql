@@ -306,6 +306,29 @@ COMMENT ON TABLE public.message_citations IS 'The ranked document chunks an assi
 
 
 --
+-- Name: rate_limits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED TABLE public.rate_limits (
+    bucket text NOT NULL,
+    key text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    count bigint NOT NULL,
+    CONSTRAINT rate_limits_count_check CHECK ((count >= 0)),
+    CONSTRAINT rate_limits_window_check CHECK ((expires_at > window_start))
+)
+WITH (fillfactor='70');
+
+
+--
+-- Name: TABLE rate_limits; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rate_limits IS 'Abuse-limit counters shared by every service replica: what was admitted per bucket, key and fixed time window.';
+
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -477,6 +500,14 @@ ALTER TABLE ONLY public.message_citations
 
 
 --
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket, key, window_start);
+
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -569,6 +600,13 @@ CREATE INDEX message_citations_chunk_id_idx ON public.message_citations USING bt
 --
 
 CREATE INDEX message_citations_document_id_idx ON public.message_citations USING btree (document_id) WHERE (document_id IS NOT NULL);
+
+
+--
+-- Name: rate_limits_expires_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rate_limits_expires_at_idx ON public.rate_limits USING btree (expires_at);
 
 
 --
@@ -754,4 +792,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261122000005'),
     ('20261122000006'),
     ('20261122000007'),
-    ('20261202000001');
+    ('20261202000001'),
+    ('20261202011120');

@@ -23,6 +23,7 @@ __all__ = [
     "DocumentSource",
     "DocumentStatus",
     "MessageCitation",
+    "RateLimit",
     "User",
     "UserCredential",
     "UserCredentialKind",
@@ -154,6 +155,16 @@ class MessageCitation(msgspec.Struct, frozen=True):
     document_title: str | None
     document_url: str | None
     snippet: str | None
+
+
+class RateLimit(msgspec.Struct, frozen=True):
+    """Abuse-limit counters shared by every service replica: what was admitted per bucket, key and fixed time window."""
+
+    bucket: str
+    key: str
+    window_start: datetime.datetime
+    expires_at: datetime.datetime
+    count: int
 
 
 class User(msgspec.Struct, frozen=True):

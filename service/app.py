@@ -18,7 +18,7 @@ from .connections import open_pool, open_vectors
 from .domain import Answerer
 from .errors import exception_handlers
 from .identity import Identity, TokenIdentity
-from .middleware import BodyLimit, RequestContext
+from .middleware import BodyLimit, ForwardedClient, RequestContext
 from .openapi import openapi_document
 from .rag.edge import EngineBusy
 from .rag.providers import ChatCompletions, Embeddings
@@ -32,6 +32,7 @@ from .usecases.answering import RagAnswerer
 from .usecases.chat import ChatTurns
 from .usecases.documents import Documents
 from .usecases.ingestion import Ingestor
+from .usecases.limits import Limits
 
 __all__ = ["State", "create_app"]
 
@@ -50,6 +51,7 @@ class State(TypedDict):
     turns: ChatTurns
     documents: Documents
     identity: Identity
+    limits: Limits
 
 
 @asynccontextmanager
@@ -96,6 +98,7 @@ async def open_state(
         if answerer is None:
             answerer = RagAnswerer(pool, vectors, settings, lexical=lexical, dense=dense, llm=llm)
         accounts = Accounts(pool, settings)
+        limits = Limits(pool, settings)
         yield State(
             settings=settings,
             db=pool,
@@ -109,8 +112,9 @@ async def open_state(
                 answerer,
                 lease=datetime.timedelta(seconds=settings.turn_lease_seconds),
             ),
-            documents=Documents(pool, vectors, ingestor, settings),
+            documents=Documents(pool, vectors, ingestor, settings, limits),
             identity=TokenIdentity(accounts, settings),
+            limits=limits,
         )
 
 
@@ -145,6 +149,8 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
     app = Starlette(
         routes=routes(),
         middleware=[
+            # First: everything after it sees the client and scheme a trusted proxy forwarded.
+            Middleware(ForwardedClient, trusted_proxies=settings.trusted_proxy_list()),
             Middleware(RequestContext),
             Middleware(
                 BodyLimit,

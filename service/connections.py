@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from urllib.parse import unquote
 
@@ -15,7 +17,9 @@ from .rag.vectors import Layout, VectorStore
 from .settings import Settings, SettingsError
 from .store import Pool, init_connection
 
-__all__ = ["DatabaseUnavailable", "open_pool", "open_vectors"]
+__all__ = ["DatabaseUnavailable", "open_pool", "open_vectors", "shares_backends"]
+
+log = logging.getLogger("service.connections")
 
 
 class DatabaseUnavailable(Exception):
@@ -27,8 +31,17 @@ async def open_pool(settings: Settings) -> Pool:
     """The asyncpg pool, with the codecs the generated code needs.
 
     TLS follows ``sslmode`` in DATABASE_URL (asyncpg reads it: disable, prefer, require,
-    verify-ca, verify-full). A statement cache size of 0 suits PgBouncer's transaction
-    pooling (Neon's pooler), which cannot keep named prepared statements.
+    verify-ca, verify-full).
+
+    Named prepared statements (asyncpg's statement cache, DB_STATEMENT_CACHE_SIZE) live in
+    one PostgreSQL backend; a pooler that hands backends to its clients per transaction
+    (PgBouncer's transaction mode, Neon's pooler) makes them fail under load. When the
+    cache is on, the server is probed for such a pooler first (``shares_backends``), and
+    behind one the cache is switched off with a warning: the service then works as
+    DB_STATEMENT_CACHE_SIZE=0 would make it, where refusing to start would only ask the
+    operator to type that. Setting it to 0 skips the probe (it costs two short-lived
+    connections at startup). Should a pooler go unnoticed, the store logs the same fix at
+    the first missing statement and /ready fails (``endpoints.ops``).
     """
     url = settings.database_url
     if url is None:
@@ -37,11 +50,23 @@ async def open_pool(settings: Settings) -> Pool:
             "(make run sets it to the embedded PostgreSQL)"
         )
     try:
+        cache_size = settings.db_statement_cache_size
+        # DB_POOL_MIN_SIZE=0 asks for no connection at startup: nothing is probed then.
+        probe = cache_size > 0 and settings.db_pool_min_size > 0
+        if probe and await shares_backends(url, settings):
+            log.warning(
+                "PostgreSQL at %s (DATABASE_URL) is reached through a pooler that shares its "
+                "server connections between clients (PgBouncer in transaction mode?): named "
+                "prepared statements cannot work there, so the statement cache is off; set "
+                "DB_STATEMENT_CACHE_SIZE=0 to say so and skip this check",
+                _server(url),
+            )
+            cache_size = 0
         pool = await asyncpg.create_pool(
             url,
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
-            statement_cache_size=settings.db_statement_cache_size,
+            statement_cache_size=cache_size,
             command_timeout=settings.db_command_timeout,
             timeout=settings.db_connect_timeout,
             init=init_connection,
@@ -70,6 +95,65 @@ async def open_pool(settings: Settings) -> Pool:
         ) from error
     assert pool is not None
     return pool
+
+
+async def shares_backends(url: str, settings: Settings) -> bool:
+    """Whether the server at ``url`` hands one PostgreSQL backend to several client
+    connections in turn, as a pooler in transaction or statement mode does.
+
+    Two connections ask which backend serves them; the second holds a transaction open and
+    the first asks again. Connected to PostgreSQL itself, each connection keeps its own
+    backend for its lifetime, so the answer is never a false yes. Behind such a pooler
+    either the second is given the backend the first just used (a pooler reuses the last
+    one freed), or the first is moved to another, or it waits for one (a pool of one
+    backend: no answer within DB_CONNECT_TIMEOUT).
+    """
+    first = await _probe_connection(url, settings)
+    try:
+        second = await _probe_connection(url, settings)
+        try:
+            return await _moves_backends(first, second, seconds=settings.db_connect_timeout)
+        finally:
+            await _close(second, settings)
+    finally:
+        await _close(first, settings)
+
+
+async def _moves_backends(
+    first: asyncpg.Connection[asyncpg.Record],
+    second: asyncpg.Connection[asyncpg.Record],
+    *,
+    seconds: float,
+) -> bool:
+    """The probe of ``shares_backends`` on its two connections, within ``seconds``."""
+    asked_again = False
+    try:
+        async with asyncio.timeout(seconds):
+            backend = await first.fetchval("SELECT pg_backend_pid()")
+            async with second.transaction():
+                if await second.fetchval("SELECT pg_backend_pid()") == backend:
+                    return True
+                asked_again = True
+                return bool(await first.fetchval("SELECT pg_backend_pid()") != backend)
+    except TimeoutError:
+        if asked_again:
+            return True  # the first waited for a backend while the second held one
+        raise
+
+
+async def _probe_connection(url: str, settings: Settings) -> asyncpg.Connection[asyncpg.Record]:
+    connection: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+        url, statement_cache_size=0, timeout=settings.db_connect_timeout
+    )
+    return connection
+
+
+async def _close(connection: asyncpg.Connection[asyncpg.Record], settings: Settings) -> None:
+    """Close a probe's connection politely, or else at once (its answer is what counts)."""
+    try:
+        await connection.close(timeout=settings.db_connect_timeout)
+    except Exception:
+        connection.terminate()
 
 
 def _server(url: str) -> str:

@@ -23,6 +23,7 @@ from .store import UNAVAILABLE, Conflict, InvalidInput, NotFound, StoreError
 from .usecases.accounts import InvalidCredential
 from .usecases.chat import TurnFailed, TurnInProgress
 from .usecases.documents import UrlRefused
+from .usecases.limits import RateLimited
 
 __all__ = ["ApiError", "ErrorBody", "exception_handlers", "turn_failure"]
 
@@ -78,11 +79,26 @@ _HTTP_CODES = {
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if isinstance(exc.__cause__, StoreError):  # a store error the HTTP layer named a field for
+        _log_cause(request, exc.__cause__)
     return error_response(exc)
+
+
+def _logged_with(request: Request) -> dict[str, Any]:
+    """The ``extra`` of a log line about this request: its id, which the client also got."""
+    return {"request_id": getattr(request.state, "request_id", None)}
+
+
+def _log_cause(request: Request, error: StoreError) -> None:
+    """PostgreSQL's (or asyncpg's) own words about a store error: for the log, not the client."""
+    cause = error.__cause__
+    if cause is not None:
+        log.info("%s: %s: %s", error.code, type(cause).__name__, cause, extra=_logged_with(request))
 
 
 async def _store_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StoreError)
+    _log_cause(request, exc)
     return error_response(ApiError(_STORE_STATUS.get(type(exc), 400), exc.code, str(exc)))
 
 
@@ -93,9 +109,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(exc.status_code, code, exc.detail, headers=headers))
 
 
-def turn_failure(failure: TurnFailed, *, retry_after: int) -> ApiError:
+def turn_failure(
+    failure: TurnFailed, *, retry_after: int, request_id: str | None = None
+) -> ApiError:
     """503 when a retry of the turn answers it again (the index, the model or the database
-    was unavailable), else 502: the turn failed for good."""
+    was unavailable), else 502: the turn failed for good.
+
+    The message says so in our words; the failure's reason (a provider's or driver's own
+    text) goes to the log, with the request id when given.
+    """
+    log.warning("answer failed: %s", failure.reason, extra={"request_id": request_id})
     details = failure.ids | {"saved": failure.saved}
     if failure.token is not None:
         # The failed turn belongs to a new user: a retry with the same client_message_id
@@ -105,7 +128,7 @@ def turn_failure(failure: TurnFailed, *, retry_after: int) -> ApiError:
         return ApiError(
             503,
             "retrieval_unavailable",
-            f"the document index cannot be searched; retry shortly ({failure.reason})",
+            "the document index cannot be searched; retry shortly",
             details,
             headers={"Retry-After": str(retry_after)},
         )
@@ -113,18 +136,19 @@ def turn_failure(failure: TurnFailed, *, retry_after: int) -> ApiError:
         return ApiError(
             503,
             "answer_unavailable",
-            f"the answer could not be generated now; retry shortly ({failure.reason})",
+            "the answer could not be generated now; retry shortly",
             details,
             headers={"Retry-After": str(retry_after)},
         )
-    message = f"the answer could not be generated: {failure.reason}"
+    message = "the answer could not be generated: the language model could not answer"
     return ApiError(502, "answer_failed", message, details)
 
 
 async def _turn_failed(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TurnFailed)
     retry_after = request.app.state.settings.retry_after_seconds
-    return error_response(turn_failure(exc, retry_after=retry_after))
+    request_id = _logged_with(request)["request_id"]
+    return error_response(turn_failure(exc, retry_after=retry_after, request_id=request_id))
 
 
 async def _turn_in_progress(request: Request, exc: Exception) -> Response:
@@ -147,8 +171,17 @@ async def _url_refused(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(422, "invalid_request", f"body field `url`: {exc}", details))
 
 
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    details = {"limit": exc.quota.limit, "window_seconds": exc.quota.window_seconds}
+    headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(ApiError(429, "rate_limited", str(exc), details, headers=headers))
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    log.warning(
+        "database unavailable: %s: %s", type(exc).__name__, exc, extra=_logged_with(request)
+    )
     retry_after = request.app.state.settings.retry_after_seconds
     return error_response(
         ApiError(
@@ -161,7 +194,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", exc_info=exc)
+    log.exception("unhandled error", exc_info=exc, extra=_logged_with(request))
     return error_response(ApiError(500, "internal_error", "internal server error"))
 
 
@@ -175,6 +208,7 @@ def exception_handlers() -> dict[Any, ExceptionHandler]:
         InvalidCredential: _invalid_credential,
         UnsupportedDocument: _unsupported_document,
         UrlRefused: _url_refused,
+        RateLimited: _rate_limited,
         Exception: _unexpected,
     }
     handlers.update(dict.fromkeys(UNAVAILABLE, _database_unavailable))

@@ -1,27 +1,41 @@
 """How a credential travels over HTTP: ``Authorization: Bearer`` or an HttpOnly cookie.
 
 Who the credential names is the accounts use case's business; this module only finds the
-token in a request and sets or clears the cookie. The route table calls ``authenticate``
-once per request, from each route's declared ``auth``.
+token in a request and sets or clears the cookie. The route table calls ``for_request`` and
+``authenticate`` once per request, from each route's declared ``auth``.
+
+A browser sends the cookie with requests other sites make it send, so a write (POST, PUT,
+PATCH, DELETE) authenticated by the cookie alone must say where it comes from: its
+``Origin`` (or, without one, its ``Referer``) must be the service's own origin or one of
+ALLOWED_ORIGINS, else 403. A bearer token is never sent by a browser on its own: requests
+that carry one are not checked. The cookie is ``Secure`` when the request came over HTTPS
+(directly, or by ``X-Forwarded-Proto`` from a trusted proxy), or always with COOKIE_SECURE.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import ApiError
-from .settings import Settings
+from .settings import Settings, normal_origin
 from .usecases.accounts import Accounts, NewUser, Principal
 
 __all__ = ["Identity", "TokenIdentity", "unauthorized"]
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 class Identity(Protocol):
+    def for_request(self, request: Request) -> Identity:
+        """This identity as one request sees it (its cookie Secure over HTTPS)."""
+
     async def authenticate(self, request: Request) -> Principal | None:
-        """The caller, None when no credential was presented; 401 when one is not valid."""
+        """The caller, None when no credential was presented; 401 when one is not valid,
+        403 for a write authenticated by the cookie alone from an origin not allowed."""
 
     def remember(self, response: Response, new_user: NewUser) -> None:
         """Make the browser send the new credential back (a cookie)."""
@@ -40,22 +54,60 @@ class TokenIdentity:
     def __init__(self, accounts: Accounts, settings: Settings) -> None:
         self._accounts = accounts
         self._cookie = settings.cookie_name
+        self._always_secure = settings.cookie_secure
         self._secure = settings.cookie_secure
+        self._origins = settings.allowed_origin_set()
 
-    def _token(self, request: Request) -> str | None:
+    def for_request(self, request: Request) -> TokenIdentity:
+        secure = self._always_secure or request.url.scheme == "https"
+        if secure == self._secure:
+            return self
+        bound = copy.copy(self)
+        bound._secure = secure
+        return bound
+
+    def _token(self, request: Request) -> tuple[str | None, bool]:
+        """The token, and whether it came in the cookie."""
         header = request.headers.get("authorization")
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise unauthorized("the Authorization header must be 'Bearer <token>'")
-            return token.strip()
-        return request.cookies.get(self._cookie) or None
+            return token.strip(), False
+        cookie = request.cookies.get(self._cookie) or None
+        return cookie, cookie is not None
 
     async def authenticate(self, request: Request) -> Principal | None:
-        token = self._token(request)
+        token, by_cookie = self._token(request)
         if token is None:
             return None
+        if by_cookie and request.method in _WRITES:
+            self._check_origin(request)
         return await self._accounts.authenticate(token)
+
+    def _check_origin(self, request: Request) -> None:
+        """403 unless the request comes from the service's own origin or an allowed one."""
+        header = "Origin" if "origin" in request.headers else "Referer"
+        sent = request.headers.get(header)
+        if sent is None:
+            raise ApiError(
+                403,
+                "origin_required",
+                "a write authenticated by the cookie alone must come from an allowed origin, "
+                "and this request sends neither Origin nor Referer; send one, or authenticate "
+                "with 'Authorization: Bearer <token>'",
+            )
+        origin = normal_origin(sent, exact=header == "Origin")
+        own = normal_origin(f"{request.url.scheme}://{request.headers.get('host', '')}")
+        if origin is None or (origin != own and origin not in self._origins):
+            shown = sent if len(sent) <= 200 else sent[:197] + "..."
+            raise ApiError(
+                403,
+                "origin_not_allowed",
+                f"a write authenticated by the cookie alone must come from an allowed origin, "
+                f"and this request's {header} ({shown}) is not one (ALLOWED_ORIGINS)",
+                {header.lower(): shown},
+            )
 
     def remember(self, response: Response, new_user: NewUser) -> None:
         response.set_cookie(

@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id and a structured log line per request; request body limits."""
+"""ASGI middleware: the client a trusted proxy forwarded; a request id and a structured log
+line per request; request body limits."""
 
 from __future__ import annotations
 
@@ -6,18 +7,41 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .errors import ApiError, error_response
 
-__all__ = ["BodyLimit", "RequestContext"]
+__all__ = ["BodyLimit", "ForwardedClient", "RequestContext"]
 
 log = logging.getLogger("service.requests")
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class ForwardedClient:
+    """Behind trusted reverse proxies (TRUSTED_PROXIES), the request's client is the first
+    untrusted hop of ``X-Forwarded-For`` (read from the right, so a client cannot choose it)
+    and its scheme is ``X-Forwarded-Proto``; from any other peer those headers are ignored.
+
+    uvicorn's ProxyHeadersMiddleware does the work. uvicorn's server applies it too unless
+    started with ``proxy_headers=False`` (by default it trusts 127.0.0.1): serve with that
+    off, so this is the one place forwarded headers are believed.
+    """
+
+    def __init__(self, app: ASGIApp, *, trusted_proxies: list[str]) -> None:
+        self.app = app
+        self._forwarded: ASGIApp | None = None
+        if trusted_proxies:
+            self._forwarded = cast(
+                ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=trusted_proxies)
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self.app if self._forwarded is None else self._forwarded)(scope, receive, send)
 
 
 class RequestContext:

@@ -8,11 +8,13 @@ import msgspec
 
 from .errors import ErrorBody
 from .routes import OPERATIONS, Operation
+from .schemas import NO_NUL, ChatRequest, Input
 from .settings import Settings
 
 __all__ = ["openapi_document"]
 
 _REF = "#/components/schemas/{name}"
+_JSON_VALUE = _REF.format(name="JsonValue")
 
 _ERRORS = {
     400: "Malformed request (broken JSON, bad form data)",
@@ -22,6 +24,7 @@ _ERRORS = {
     413: "Request body over the size limit",
     415: "Unsupported request media type",
     422: "Invalid field (the message names it)",
+    429: "Too many requests; retry after Retry-After seconds",
     502: "The answer could not be generated",
     503: "PostgreSQL (or, for /chat, Qdrant) unreachable; retry after Retry-After seconds",
 }
@@ -35,7 +38,48 @@ def _error_statuses(operation: Operation) -> list[int]:
         statuses.append(404)
     if operation.database:
         statuses.append(503)
+    if operation.rate:
+        statuses.append(429)
     return sorted(set(statuses) - set(operation.responses))
+
+
+def _request(schema: Any) -> Any:
+    """A request schema as the server reads it: no string holds NUL (validation.reject_nul),
+    in free-form JSON (metadata) keys and values included."""
+    if isinstance(schema, list):
+        return [_request(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: _request(value) for key, value in schema.items()}
+    if schema.get("type") == "string" and not {"pattern", "format", "enum"} & set(schema):
+        schema |= NO_NUL
+    if schema.get("type") == "object" and "properties" not in schema:
+        schema.setdefault("propertyNames", dict(NO_NUL))
+        schema.setdefault("additionalProperties", {"$ref": _JSON_VALUE})
+    return schema
+
+
+# Any JSON value the server stores: one whose strings (object keys too) hold no NUL. Each
+# keyword constrains one type only (the pattern strings, items arrays, the rest objects).
+_JSON_VALUE_SCHEMA = {
+    "description": "Any JSON value without NUL characters, which PostgreSQL cannot store",
+    **NO_NUL,
+    "items": {"$ref": _JSON_VALUE},
+    "propertyNames": dict(NO_NUL),
+    "additionalProperties": {"$ref": _JSON_VALUE},
+}
+
+
+def _request_body(kind: type, component: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A request body type's schema: its fields, what they must hold together, no NUL."""
+    described: dict[str, Any] = _request(
+        component | (kind.rules if issubclass(kind, Input) else {})
+    )
+    if kind is ChatRequest:  # the question's length is a setting (MAX_MESSAGE_CHARS)
+        for name in ("message", "query"):
+            (text,) = (o for o in described["properties"][name]["anyOf"] if o["type"] != "null")
+            text["maxLength"] = settings.max_message_chars
+    return described
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +92,12 @@ def _query_parameters(kind: type, components: dict[str, Any]) -> list[dict[str, 
     component = components[kind.__name__]
     required = set(component.get("required", ()))
     return [
-        {"name": name, "in": "query", "required": name in required, "schema": _without_null(schema)}
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": _request(_without_null(schema)),
+        }
         for name, schema in component["properties"].items()
     ]
 
@@ -92,7 +141,8 @@ def _operation(
     if operation.body is not None:
         content: dict[str, Any] = {"application/json": {"schema": refs[operation.body]}}
         if operation.form:
-            content["multipart/form-data"] = {"schema": _UPLOAD_FORM}
+            form = {"schema": _request(_UPLOAD_FORM), "encoding": _UPLOAD_ENCODING}
+            content["multipart/form-data"] = form
         described["requestBody"] = {"required": True, "content": content}
     for status, kind in operation.responses.items():
         response: dict[str, Any] = {"description": "No content" if kind is None else "OK"}
@@ -125,11 +175,20 @@ _UPLOAD_FORM = {
     "type": "object",
     "required": ["file"],
     "properties": {
-        "file": {"type": "string", "format": "binary"},
+        "file": {"type": "string", "format": "binary", "minLength": 1},
         "title": {"type": "string", "minLength": 1, "maxLength": 200},
-        "metadata": {"type": "string", "description": "a JSON object"},
+        "metadata": {"type": "object"},  # a part of JSON text (see the encoding)
     },
     "additionalProperties": False,
+}
+# The file's types the server reads whatever the bytes (others are told apart by the file
+# name and the bytes, and answer 415 when they are none of text, Markdown, HTML and PDF).
+_UPLOAD_ENCODING = {
+    "file": {
+        "contentType": "text/plain, text/markdown, text/html, application/xhtml+xml, "
+        "application/pdf, text/*"
+    },
+    "metadata": {"contentType": "application/json"},
 }
 
 
@@ -142,6 +201,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     types = list(dict.fromkeys(types))
     schemas, components = msgspec.json.schema_components(types, ref_template=_REF)
     refs = dict(zip(types, schemas, strict=True))
+    for kind in {operation.body for operation in OPERATIONS} - {None}:
+        assert kind is not None
+        components[kind.__name__] = _request_body(kind, components[kind.__name__], settings)
+    components["JsonValue"] = _JSON_VALUE_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
         described = _operation(operation, refs, components, settings)

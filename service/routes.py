@@ -1,10 +1,11 @@
 """Every route of the API, with what it accepts and answers: the app and /openapi.json read this.
 
 What a route declares is applied here, once, before its endpoint runs: the credential
-(``auth``), UUID path ids, the query (``query``, with ``limit`` for a ``paged`` route) and
-the JSON body (``body``). The endpoint receives them as keyword arguments: ``user``, each
-path id by name, ``query``, ``limit``, ``body``. With ``auth="optional"`` the user is None
-without a credential, and Unidentified when the database could not check one.
+(``auth``), UUID path ids, the query (``query``, with ``limit`` for a ``paged`` route), the
+JSON body (``body``) and the abuse limits (``rate``). The endpoint receives them as keyword
+arguments: ``user``, each path id by name, ``query``, ``limit``, ``body``. With
+``auth="optional"`` the user is None without a credential (401 instead when
+ANONYMOUS_ACCESS is off), and Unidentified when the database could not check one.
 """
 
 from __future__ import annotations
@@ -39,11 +40,15 @@ from .schemas import (
     SessionUpdate,
 )
 from .usecases.accounts import Principal, Unidentified
+from .usecases.limits import Limits
 from .validation import decode_json, decode_query, page_size, path_uuid, reject_query
 
 __all__ = ["OPERATIONS", "Operation", "routes"]
 
 Endpoint = Callable[..., Awaitable[Response]]
+# "new_anonymous_user": without a credential the endpoint creates a user, limited per client
+# address (ANON_USERS_PER_ADDRESS_PER_HOUR); "chat_turn": per user (CHAT_TURNS_PER_USER_PER_MINUTE).
+Rate = Literal["new_anonymous_user", "chat_turn"]
 PATH_PARAMETER = re.compile(r"{([a-z_]+)}")  # every path parameter is a UUID
 
 
@@ -63,6 +68,7 @@ class Operation:
     stream: bool = False  # the success answer may be text/event-stream
     database: bool = True  # may answer 503 when PostgreSQL is unreachable
     errors: tuple[int, ...] = ()  # error statuses beyond those the declarations above imply
+    rate: tuple[Rate, ...] = ()  # abuse limits checked before the endpoint runs (429)
 
     @property
     def path_ids(self) -> list[str]:
@@ -80,6 +86,7 @@ OPERATIONS: list[Operation] = [
         responses={200: ChatResponse},
         stream=True,
         errors=(409, 502),
+        rate=("new_anonymous_user", "chat_turn"),
     ),
     Operation(
         method="GET",
@@ -210,9 +217,10 @@ OPERATIONS: list[Operation] = [
 async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
     """The endpoint's keyword arguments, from what the operation declares."""
     arguments: dict[str, Any] = {}
+    user: Principal | Unidentified | None = None
     if operation.auth != "none":
         identity: Identity = request.state.identity
-        user: Principal | Unidentified | None
+        request.state.identity = identity = identity.for_request(request)
         try:
             user = await identity.authenticate(request)
         except store.UNAVAILABLE:
@@ -221,6 +229,10 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
             user = Unidentified()  # the endpoint decides what it can do without the caller
         if user is None and operation.auth == "required":
             raise unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+        if user is None and not request.state.settings.anonymous_access:
+            raise unauthorized(
+                "anonymous access is off on this server: send 'Authorization: Bearer <token>'"
+            )
         request.state.user_id = user.user_id if isinstance(user, Principal) else None
         arguments["user"] = user
     for name in operation.path_ids:
@@ -237,7 +249,22 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
         multipart = operation.form and media_type == "multipart/form-data"
         # A form upload is read by its endpoint, which streams the file.
         arguments["body"] = None if multipart else await decode_json(request, operation.body)
+    if operation.rate:
+        await _limit(operation, request, user)
     return arguments
+
+
+async def _limit(
+    operation: Operation, request: Request, user: Principal | Unidentified | None
+) -> None:
+    """The operation's abuse limits, counted once the request is otherwise acceptable: 429
+    when one is used up. Without a credential the client address counts (the socket peer,
+    or the first untrusted X-Forwarded-For hop behind TRUSTED_PROXIES)."""
+    limits: Limits = request.state.limits
+    if user is None and "new_anonymous_user" in operation.rate:
+        await limits.new_anonymous_user(request.client.host if request.client else None)
+    if isinstance(user, Principal) and "chat_turn" in operation.rate:
+        await limits.chat_turn(user.user_id)
 
 
 def _dispatch(by_method: dict[str, Operation]) -> Endpoint:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -40,14 +40,88 @@ __all__ = [
     "session_out",
 ]
 
+JsonSchema = dict[str, Any]
+
+# Rules the endpoints and the store check in code, as JSON Schema for /openapi.json
+# (``extra_json_schema`` describes without checking: the code's messages say more than a
+# regex). No string in a request may hold NUL, which PostgreSQL cannot store: openapi.py adds
+# NO_NUL to every request string without a pattern of its own (the patterns exclude NUL).
+NO_NUL: JsonSchema = {"pattern": r"^[^\x00]*$"}
+# What str.isspace() matches, so what str.strip() removes (tests/service/test_openapi.py
+# checks the list against Python's).
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
+
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Metadata = dict[str, Any]
 ClientMessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Cursor = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Text = Annotated[str, msgspec.Meta(extra_json_schema={"pattern": NOT_BLANK})]  # not blank
+# An http(s) URL to fetch: a host name and a valid port, if any (IP literals and user info are
+# not described, though accepted). A host that resolves to a non-public address is refused
+# with a 422 all the same: no pattern can say which names those are.
+_PORT = r"[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+URL = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z][A-Za-z0-9-]{0,62}"
+    rf"(?::(?:{_PORT}))?(?:[/?#][^\x00-\x20\x7f]*)?$"
+)
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=2048,
+        extra_json_schema={
+            "pattern": URL,
+            "description": "refused (422) when its host resolves to a non-public address",
+        },
+    ),
+]
+# Page cursors, in the shapes store/cursors.py writes and reads (any value of the shape is a
+# position to page from): a time in microseconds since the epoch and an id in hex, or a
+# message's sequence number.
+TimeIdCursor = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        extra_json_schema={
+            "pattern": r"^(-?[0-9]{1,16}|[0-9]{17})\.[0-9a-f]{32}$",
+            "description": "the next_cursor of the page before",
+        },
+    ),
+]
+SeqCursor = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        extra_json_schema={
+            "pattern": r"^[1-9][0-9]{0,17}$",
+            "description": "the next_cursor of the page before",
+        },
+    ),
+]
+
+
+def exactly_one(*names: str) -> JsonSchema:
+    """JSON Schema for: exactly one of these fields is present and not null."""
+    return {"oneOf": [_given(name) for name in names]}
+
+
+def at_least_one(*names: str) -> JsonSchema:
+    """JSON Schema for: at least one of these fields is present and not null."""
+    return {"anyOf": [_given(name) for name in names]}
+
+
+def _given(name: str) -> JsonSchema:
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
 
 
 class Input(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Base of every request body and query: unknown fields are errors."""
+    """Base of every request body and query: unknown fields are errors.
+
+    ``rules``: what the fields must hold together (JSON Schema), which the endpoint checks
+    and /openapi.json describes.
+    """
+
+    rules: ClassVar[JsonSchema] = {}
 
 
 # --- chat ---------------------------------------------------------------------------------
@@ -56,8 +130,10 @@ class Input(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 class ChatRequest(Input, frozen=True):
     """``message`` (or the legacy ``query``): exactly one of them."""
 
-    message: str | None = None
-    query: str | None = None
+    rules: ClassVar[JsonSchema] = exactly_one("message", "query")
+
+    message: Text | None = None
+    query: Text | None = None
     session_id: uuid.UUID | None = None
     client_message_id: ClientMessageId | None = None
     stream: bool = False
@@ -87,6 +163,8 @@ class SessionCreate(Input, frozen=True):
 class SessionUpdate(Input, frozen=True):
     """Fields to change; at least one. ``metadata`` replaces the whole object."""
 
+    rules: ClassVar[JsonSchema] = at_least_one("title", "metadata")
+
     title: Title | None = None
     metadata: Metadata | None = None
 
@@ -96,7 +174,7 @@ class SessionUpdate(Input, frozen=True):
 
 
 class SessionsQuery(Input, frozen=True):
-    cursor: Cursor | UnsetType = UNSET
+    cursor: TimeIdCursor | UnsetType = UNSET
 
 
 class SessionOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,11 +189,11 @@ class SessionOut(msgspec.Struct, frozen=True, kw_only=True):
 
 class SessionList(msgspec.Struct, frozen=True, kw_only=True):
     sessions: list[SessionOut]  # most recently active first
-    next_cursor: str | None  # pass as ?cursor= for the next page; None on the last
+    next_cursor: TimeIdCursor | None  # pass as ?cursor= for the next page; None on the last
 
 
 class MessagesQuery(Input, frozen=True):
-    before: Cursor | UnsetType = UNSET
+    before: SeqCursor | UnsetType = UNSET
 
 
 class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,7 +217,7 @@ class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
 class MessageList(msgspec.Struct, frozen=True, kw_only=True):
     session_id: uuid.UUID
     messages: list[MessageOut]  # oldest first
-    next_cursor: str | None  # pass as ?before= for older messages; None at the start
+    next_cursor: SeqCursor | None  # pass as ?before= for older messages; None at the start
 
 
 # --- documents ----------------------------------------------------------------------------
@@ -148,14 +226,16 @@ class MessageList(msgspec.Struct, frozen=True, kw_only=True):
 class DocumentCreate(Input, frozen=True):
     """A JSON document: ``text`` or ``url``, exactly one (files go as multipart/form-data)."""
 
-    text: str | None = None
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)] | None = None
+    rules: ClassVar[JsonSchema] = exactly_one("text", "url")
+
+    text: Text | None = None
+    url: Url | None = None
     title: Title | None = None
     metadata: Metadata | None = None
 
 
 class DocumentsQuery(Input, frozen=True):
-    cursor: Cursor | UnsetType = UNSET
+    cursor: TimeIdCursor | UnsetType = UNSET
     scope: Literal["own", "shared"] = "own"
 
 
@@ -181,7 +261,7 @@ class DocumentOut(msgspec.Struct, frozen=True, kw_only=True):
 
 class DocumentList(msgspec.Struct, frozen=True, kw_only=True):
     documents: list[DocumentOut]  # newest first
-    next_cursor: str | None
+    next_cursor: TimeIdCursor | None
 
 
 # --- operations ---------------------------------------------------------------------------

@@ -66,7 +66,17 @@ def run(app: str, *, host: str, port: int, workers: int, sock: socket.socket | N
     """Serve ``app`` (an import string of an app factory) from ``workers`` processes, on
     ``sock`` when given (bound to ``host`` and ``port``), else on a socket bound here."""
     config = uvicorn.Config(
-        app, factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False
+        app,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        # Forwarded headers are believed only from TRUSTED_PROXIES (middleware.ForwardedClient):
+        # uvicorn's own default trusts them from loopback, which would let a local client pick
+        # the address its rate limits count against.
+        proxy_headers=False,
     )
     sockets = [listening_socket(host, port) if sock is None else sock]
     if workers == 1:

@@ -7,10 +7,12 @@ to do (``python -m service`` prints it as ``configuration error: ...`` and exits
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 from dotenv import dotenv_values
@@ -19,7 +21,15 @@ from qdrant_edge import Bm25, Bm25Config
 
 from .decode_errors import field_error
 
-__all__ = ["LOG_LEVELS", "BadValue", "Settings", "SettingsError", "load_settings", "read_env_file"]
+__all__ = [
+    "LOG_LEVELS",
+    "BadValue",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "normal_origin",
+    "read_env_file",
+]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -100,10 +110,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_message_chars: Positive = 8_000
     default_page_size: Positive = 20
     max_page_size: Positive = 100
-    # Identity.
+    # Identity. The cookie is Secure when the request came over HTTPS (directly, or by
+    # X-Forwarded-Proto from a trusted proxy); cookie_secure: always.
     token_ttl_days: Positive = 30
     cookie_name: str = "chat_token"
     cookie_secure: bool = False
+    anonymous_access: bool = True  # false: /chat without a credential answers 401
+    # Writes authenticated by the cookie alone must come from one of these origins
+    # (comma-separated "scheme://host[:port]"), or from the service's own.
+    allowed_origins: str = ""
+    # Peers (comma-separated addresses or networks; "*": every peer) whose X-Forwarded-For
+    # and X-Forwarded-Proto are believed: the client is the first untrusted hop.
+    trusted_proxies: str = ""
+    # Abuse limits, counted in PostgreSQL (so they hold across replicas) in fixed windows;
+    # 0: no limit. New anonymous users per client address; chat turns and uploads per user.
+    anon_users_per_address_per_hour: NonNegative = 60
+    chat_turns_per_user_per_minute: NonNegative = 30
+    uploads_per_user_per_day: NonNegative = 100
+    upload_bytes_per_user_per_day: NonNegative = 104_857_600
     # Failure behaviour: what a 503 tells clients to wait before retrying.
     retry_after_seconds: Positive = 2
     # A chat turn's answer belongs to the request answering it for this long (longer than
@@ -121,6 +145,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """FETCH_ALLOW_HOSTS as a set of lower-case host names."""
         hosts = self.fetch_allow_hosts.split(",")
         return frozenset(host.strip().lower() for host in hosts if host.strip())
+
+    def allowed_origin_set(self) -> frozenset[str]:
+        """ALLOWED_ORIGINS as a set of origins, as browsers send them (``normal_origin``)."""
+        origins = (normal_origin(origin) for origin in _items(self.allowed_origins))
+        return frozenset(origin for origin in origins if origin is not None)
+
+    def trusted_proxy_list(self) -> list[str]:
+        """TRUSTED_PROXIES as a list of addresses and networks (``["*"]``: every peer)."""
+        return _items(self.trusted_proxies)
 
     def __post_init__(self) -> None:
         url = self.database_url
@@ -148,6 +181,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 str(self.default_page_size),
                 "lower DEFAULT_PAGE_SIZE or raise MAX_PAGE_SIZE",
             )
+        for origin in _items(self.allowed_origins):
+            if normal_origin(origin) is None:
+                raise BadValue(
+                    "ALLOWED_ORIGINS",
+                    "comma-separated origins such as https://chat.example.com",
+                    _quoted(origin),
+                    "list each as scheme://host[:port], without a path",
+                )
+        for proxy in self.trusted_proxy_list():
+            if proxy != "*" and not _is_address_or_network(proxy):
+                raise BadValue(
+                    "TRUSTED_PROXIES",
+                    "comma-separated IP addresses or networks (10.0.0.0/8), or *",
+                    _quoted(proxy),
+                    "list the addresses your reverse proxies connect from",
+                )
         if self.log_level.upper() not in LOG_LEVELS:
             raise BadValue(
                 "LOG_LEVEL",
@@ -167,6 +216,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _POSTGRES = ("postgresql://", "postgres://")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _items(value: str) -> list[str]:
+    """The items of a comma-separated setting, stripped, empty ones left out."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _is_address_or_network(value: str) -> bool:
+    try:
+        if "/" in value:
+            ipaddress.ip_network(value)
+        else:
+            ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def normal_origin(url: str, *, exact: bool = True) -> str | None:
+    """The origin of a URL, ``scheme://host[:port]`` in lower case without a default port (as
+    a browser's Origin header has it); None when it has none (another scheme, no host) or,
+    when ``exact``, when the URL is more than an origin (a path, a query)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username is not None:
+        return None
+    if exact and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    return (
+        f"{scheme}://{host}"
+        if port in (None, _DEFAULT_PORTS[scheme])
+        else f"{scheme}://{host}:{port}"
+    )
+
+
 _INFO = msgspec.inspect.type_info(Settings)
 assert isinstance(_INFO, msgspec.inspect.StructType)
 _FIELDS = {field.name: field for field in _INFO.fields}

@@ -63,10 +63,23 @@ def reject_nul(value: Any, location: str) -> None:
 
 
 async def decode_json(request: Request, kind: type[T]) -> T:
-    """The request body as ``kind``: 415 for another media type, 400 for broken JSON, 422 else."""
-    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if media_type.lower() not in ("application/json", ""):
-        raise ApiError(415, "unsupported_media_type", "the request body must be application/json")
+    """The request body as ``kind``: 415 unless it is declared ``application/json`` (a
+    browser's cross-site form cannot declare that), 400 for broken JSON, 422 else."""
+    declared = request.headers.get("content-type")
+    if declared is None or not declared.strip():
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "the request has no Content-Type: send the JSON body with "
+            "'Content-Type: application/json'",
+        )
+    media_type = declared.split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"the request body must be application/json, not {media_type[:100]}",
+        )
     body = await request.body()
     if not body.strip():
         raise ApiError(400, "invalid_json", "the request body is empty; send a JSON object")

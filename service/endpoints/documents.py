@@ -74,6 +74,7 @@ def _checked_url(url: str) -> str:
     url = url.strip()
     try:
         parts = urlsplit(url)
+        _ = parts.port  # ValueError for a port that is not a number from 0 to 65535
     except ValueError as error:
         raise invalid("body", "url", f"not a valid URL ({error})") from error
     if parts.scheme not in ("http", "https") or not parts.hostname:

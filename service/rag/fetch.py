@@ -52,6 +52,8 @@ async def _check_public(host: str, port: int) -> None:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise Unresolved(f"cannot resolve {host}: {error}") from error
+    except UnicodeError as error:  # no DNS name (a label over 63 characters, an empty one)
+        raise FetchError(f"not a valid host name: {host}") from error
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
@@ -63,12 +65,18 @@ async def _check_public(host: str, port: int) -> None:
 async def _check_hop(url: str, allow_hosts: frozenset[str]) -> None:
     """FetchError unless ``url`` may be requested: http(s), and a host that is allow-listed
     or resolves only to public addresses (Unresolved when it does not resolve)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as error:  # a port out of range or not a number
+        raise FetchError(f"not a valid URL: {error}") from error
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"not an http(s) URL: {url}")
     if not _allowed(parts.hostname, allow_hosts):
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        await _check_public(parts.hostname, port)
+        try:
+            await _check_public(parts.hostname, port)
+        except UnicodeError as error:  # a host name IDNA cannot encode (a label too long)
+            raise FetchError(f"not a valid host name: {parts.hostname}") from error
 
 
 async def check_url(url: str, *, allow_hosts: frozenset[str], timeout_seconds: float) -> None:

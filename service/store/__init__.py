@@ -49,6 +49,7 @@ from .documents import (
     start_document,
 )
 from .errors import UNAVAILABLE, Conflict, InvalidInput, NotFound, StoreError
+from .limits import RateCount, hit_rate_limit, purge_expired_rate_limits
 from .messages import MessagePage, list_messages, recent_messages
 from .retention import list_expired_sessions, purge_expired_sessions
 from .sessions import (
@@ -92,6 +93,7 @@ __all__ = [
     "MessagePage",
     "NotFound",
     "Pool",
+    "RateCount",
     "SessionPage",
     "StoreError",
     "User",
@@ -119,6 +121,7 @@ __all__ = [
     "get_document_content",
     "get_document_for_worker",
     "get_session",
+    "hit_rate_limit",
     "init_connection",
     "issue_credential",
     "list_completed_documents",
@@ -127,6 +130,7 @@ __all__ = [
     "list_messages",
     "list_sessions",
     "lookup_credential",
+    "purge_expired_rate_limits",
     "purge_expired_sessions",
     "readable_chunk_ids",
     "recent_messages",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias, TypeVar
@@ -10,7 +12,13 @@ from typing import TypeAlias, TypeVar
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from .errors import UNAVAILABLE, mapped_errors
+from .errors import (
+    STATEMENT_CACHE_ERRORS,
+    UNAVAILABLE,
+    ConnectionLost,
+    connection_lost,
+    mapped_errors,
+)
 
 __all__ = ["Connection", "Db", "Pool", "exec_statement", "exec_tx"]
 
@@ -18,6 +26,8 @@ Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 Db: TypeAlias = "Pool | Connection"
 T = TypeVar("T")
+
+log = logging.getLogger("service.store")
 
 ATTEMPTS = 4
 FIRST_BACKOFF = 0.05  # seconds, doubled after each failed attempt, with jitter
@@ -35,14 +45,16 @@ async def exec_tx(
     """Run ``work`` in one transaction, with PostgreSQL errors mapped to the store's errors.
 
     Given a pool, a connection is acquired for each attempt and the whole transaction is
-    retried on serialization failures, deadlocks and lost connections, with backoff.
+    retried on serialization failures, deadlocks and lost connections, with backoff. A lost
+    connection, in whatever shape asyncpg reports it (``errors.connection_lost``), is
+    discarded, never returned to the pool, and raised as one of UNAVAILABLE once the
+    attempts are spent.
     Given a connection, ``work`` runs in a transaction (a savepoint inside the caller's
-    transaction) and is never retried: the caller owns the outer transaction.
+    transaction) and is never retried: the caller owns the outer transaction (and the
+    connection: a lost one is reported the same way, but the caller's pool discards it).
     """
     if not isinstance(db, asyncpg.Pool):
-        with mapped_errors():
-            async with db.transaction():
-                return await work(db)
+        return await _run(db, work, transaction=True)
     return await _retried(db, work, attempts=attempts, transaction=True)
 
 
@@ -79,14 +91,78 @@ async def _attempt(
 ) -> T:
     async with pool.acquire() as conn:
         try:
-            with mapped_errors():
-                if not transaction:
-                    return await work(conn)
-                async with conn.transaction():
-                    return await work(conn)
-        except asyncpg.InterfaceError as error:
-            # Rolling back after the connection was lost fails too, with an InterfaceError
-            # that hides the loss: report the loss itself, which can be retried.
-            if isinstance(error.__context__, RETRYABLE):
-                raise error.__context__ from None
+            return await _run(conn, work, transaction=transaction)
+        except Exception as error:
+            if _broken(error):
+                # Never back into the pool: the next request would inherit the breakage.
+                _discard(conn)
             raise
+
+
+async def _run(
+    conn: Connection, work: Callable[[Connection], Awaitable[T]], *, transaction: bool
+) -> T:
+    """``work`` on ``conn``, with its errors mapped, and every shape of a lost connection that
+    is not one of UNAVAILABLE already raised as ConnectionLost."""
+    try:
+        with mapped_errors():
+            if not transaction:
+                return await work(conn)
+            async with conn.transaction():
+                return await work(conn)
+    except Exception as error:
+        if isinstance(error, UNAVAILABLE):
+            raise
+        timeout = _timed_out(error)
+        if timeout is not None:
+            # What failed after a statement timed out (its rollback) is not the news: the
+            # timeout is, and it is not retried.
+            raise timeout from None
+        if not connection_lost(error, closed=_closed(conn)):
+            raise
+        if isinstance(error, STATEMENT_CACHE_ERRORS):
+            log.error(
+                "a cached prepared statement is missing on the server (%s): a pooler in "
+                "transaction mode (PgBouncer) is between the service and PostgreSQL; "
+                "set DB_STATEMENT_CACHE_SIZE=0",
+                type(error).__name__,
+            )
+        # The other shapes of a loss, as one type that is retried and answered like them.
+        raise ConnectionLost(f"{type(error).__name__}: {error}") from error
+
+
+def _timed_out(error: BaseException) -> TimeoutError | None:
+    """The timeout among the errors that led to ``error``, if there is one."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _broken(error: Exception) -> bool:
+    """Whether the connection ``error`` came from must not be used again: it was lost (a
+    timeout is not a loss: asyncpg cancels the statement, and waits for that before reuse),
+    or the driver lost track of the protocol on it."""
+    if isinstance(error, TimeoutError):
+        return False
+    return isinstance(error, (*UNAVAILABLE, asyncpg.InternalClientError))
+
+
+def _closed(conn: Connection) -> bool:
+    """Whether the connection is closed; a proxy the pool took back (asyncpg does so when the
+    connection is terminated under it) is."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+def _discard(conn: Connection) -> None:
+    """Close the connection at once, without a word to the server: asyncpg's pool then drops it
+    and opens a new one when it is needed."""
+    with contextlib.suppress(asyncpg.InterfaceError):  # the pool has taken it back already
+        conn.terminate()

@@ -248,7 +248,11 @@ class ChatTurns:
                 with anyio.CancelScope(shield=True):
                     await self._fail_quietly(turn.stored, "the stream was interrupted")
         with anyio.CancelScope(shield=True):  # a client leaving now must not cut the write short
-            yield await self._complete(turn, result)
+            try:
+                completed: TurnResult | TurnFailed = await self._complete(turn, result)
+            except TurnFailed as failure:
+                completed = failure
+        yield completed
 
     async def _store(self, caller: Principal | None, ask: Ask, *, request_id: str | None) -> Turn:
         new_user = None
@@ -282,9 +286,9 @@ class ChatTurns:
         return Turn(question, stored, new_user)
 
     async def _complete(self, turn: Turn, result: Answer) -> TurnResult:
-        """Store the answer on the pending message. When the database is gone by now the turn
-        stays pending, to be failed by the sweep and answered again by a retry: the question
-        is stored either way, so the result says saved."""
+        """Store the answer on the pending message. When the database is gone by now, a
+        transient TurnFailed: the question is stored (saved), the answer is not, and a retry
+        answers the turn again once its lease has passed."""
         if turn.stored is not None:
             assistant = turn.stored.assistant_message
             try:
@@ -299,7 +303,17 @@ class ChatTurns:
                     metadata={"usage": msgspec.to_builtins(result.usage)},
                 )
             except store.UNAVAILABLE as error:
+                # The question is stored, its answer is not: the turn stays pending, and a
+                # retry answers it again once its lease has passed (or the sweep failed it).
                 log.warning("answer not stored, database unavailable: %s", type(error).__name__)
+                raise TurnFailed(
+                    "the answer could not be stored: the database is unavailable",
+                    retrieval=False,
+                    transient=True,
+                    ids=turn.ids(),
+                    saved=True,
+                    token=None if turn.new_user is None else turn.new_user.token,
+                ) from error
             except store.Conflict:
                 # Past its lease, a retry took the turn over (and may have answered it).
                 log.warning("answer not stored: the turn was taken over by a retry")

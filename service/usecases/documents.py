@@ -1,5 +1,5 @@
-"""Documents: record an upload for ingestion (refusing at once what ingestion would refuse),
-and delete one from both stores."""
+"""Documents: record an upload for ingestion (refusing at once what ingestion would refuse,
+and what is over the user's upload quotas), and delete one from both stores."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..rag.fetch import FetchError, check_url
 from ..rag.vectors import VectorStore
 from ..settings import Settings
 from .ingestion import Ingestor
+from .limits import Limits
 
 __all__ = ["Documents", "Upload", "UrlRefused"]
 
@@ -39,12 +40,18 @@ class UrlRefused(Exception):
 
 class Documents:
     def __init__(
-        self, db: store.Pool, vectors: VectorStore, ingestor: Ingestor, settings: Settings
+        self,
+        db: store.Pool,
+        vectors: VectorStore,
+        ingestor: Ingestor,
+        settings: Settings,
+        limits: Limits,
     ) -> None:
         self._db = db
         self._vectors = vectors
         self._ingestor = ingestor
         self._settings = settings
+        self._limits = limits
 
     async def add(
         self, user_id: uuid.UUID, upload: Upload, *, request_id: str | None
@@ -52,8 +59,11 @@ class Documents:
         """The document record, and whether it was queued for ingestion (False: the user
         already had this content, and that record is returned).
 
-        Raises UnsupportedDocument for content of a type that cannot be read and UrlRefused
-        for a URL that would not be fetched, before anything is stored.
+        Raises UnsupportedDocument for content of a type that cannot be read, UrlRefused
+        for a URL that would not be fetched, and RateLimited when the user's uploads today
+        (UPLOADS_PER_USER_PER_DAY, and UPLOAD_BYTES_PER_USER_PER_DAY of content; a URL's
+        content is not known yet and counts no bytes) are used up, before anything is stored.
+        An upload of content the user already has counts too.
         """
         if upload.content is not None:
             detect_format(upload.content, upload.content_type, upload.filename)
@@ -66,6 +76,8 @@ class Documents:
                 )
             except FetchError as error:
                 raise UrlRefused(str(error)) from error
+        size = 0 if upload.content is None else len(upload.content)
+        await self._limits.upload(user_id, size)
         created = await store.create_document(
             self._db,
             user_id,
@@ -74,7 +86,7 @@ class Documents:
             source_url=upload.source_url,
             filename=upload.filename,
             content_type=upload.content_type,
-            byte_size=None if upload.content is None else len(upload.content),
+            byte_size=None if upload.content is None else size,
             metadata=upload.metadata,
             content=upload.content,
             request_id=request_id,

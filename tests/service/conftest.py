@@ -38,6 +38,12 @@ def app_settings(database_url: str, **overrides: Any) -> Settings:
         "qdrant_url": ":memory:",
         "db_pool_min_size": 1,
         "db_pool_max_size": 5,
+        # Abuse limits counted as in production, but far above what any test does from its
+        # one address; tests/service/test_limits.py sets its own.
+        "anon_users_per_address_per_hour": 1_000_000,
+        "chat_turns_per_user_per_minute": 1_000_000,
+        "uploads_per_user_per_day": 1_000_000,
+        "upload_bytes_per_user_per_day": 10**12,
     }
     return Settings(**(values | overrides))
 
@@ -67,7 +73,14 @@ def serve(app: Starlette) -> Iterator[str]:
     """Serve the app with uvicorn on a loopback port in a background thread; yields its URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,  # as python -m service serve: TRUSTED_PROXIES decides
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
