@@ -321,7 +321,6 @@ def _fits(document: dict[str, Any], schema: dict[str, Any], value: Any) -> bool:
 
 # Requests the server once refused while the description allowed them (or the reverse), and
 # their neighbours: (method, path, JSON body or query parameters, whether the server takes it).
-SID = "{session_id}"
 EDGES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("POST", "/chat", {"message": "hi"}, True),
     ("POST", "/chat", {"query": "hi", "message": None}, True),
@@ -332,11 +331,11 @@ EDGES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("POST", "/chat", {"message": "\ufeff"}, True),  # not space to str.strip()
     ("POST", "/chat", {"message": "a\x00b"}, False),
     ("POST", "/chat", {"message": "x" * 8_001}, False),
-    ("PATCH", f"/sessions/{SID}", {}, False),
-    ("PATCH", f"/sessions/{SID}", {"title": None, "metadata": None}, False),
-    ("PATCH", f"/sessions/{SID}", {"metadata": {}}, True),
-    ("PATCH", f"/sessions/{SID}", {"metadata": {"k": [{"deep": "a\x00"}]}}, False),
-    ("PATCH", f"/sessions/{SID}", {"metadata": {"k\x00": 1}}, False),
+    ("PATCH", "/sessions/{session_id}", {}, False),
+    ("PATCH", "/sessions/{session_id}", {"title": None, "metadata": None}, False),
+    ("PATCH", "/sessions/{session_id}", {"metadata": {}}, True),
+    ("PATCH", "/sessions/{session_id}", {"metadata": {"k": [{"deep": "a\x00"}]}}, False),
+    ("PATCH", "/sessions/{session_id}", {"metadata": {"k\x00": 1}}, False),
     ("POST", "/sessions", {"metadata": {"k": [1, {"n": None, "b": True, "s": "ok"}]}}, True),
     ("POST", "/documents", {"text": "some text", "url": "https://docs.example.invalid/"}, False),
     ("POST", "/documents", {"text": "\t\n"}, False),
@@ -350,11 +349,20 @@ EDGES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("GET", "/sessions", {"cursor": f"-99.{'f' * 32}"}, True),
     ("GET", "/sessions", {"cursor": f"1764633600123456.{'F' * 32}"}, False),
     ("GET", "/documents", {"cursor": f"99999999999999999.{'a' * 32}"}, True),
-    ("GET", f"/sessions/{SID}/messages", {"before": "7"}, True),
-    ("GET", f"/sessions/{SID}/messages", {"before": "0"}, False),
-    ("GET", f"/history/{SID}", {"before": "999999999999999999"}, True),
-    ("GET", f"/history/{SID}", {"before": "W10"}, False),
+    ("GET", "/sessions/{session_id}/messages", {"before": "7"}, True),
+    ("GET", "/sessions/{session_id}/messages", {"before": "0"}, False),
+    ("GET", "/history/{session_id}", {"before": "999999999999999999"}, True),
+    ("GET", "/history/{session_id}", {"before": "W10"}, False),
 ]
+
+
+@pytest.fixture(scope="module")
+def edge_user(served: str) -> tuple[str, dict[str, str]]:
+    """A user of the edge cases' own: their session's id, and their Authorization header."""
+    response = httpx.post(f"{served}/chat", json={"message": "hello"}, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["session_id"], {"Authorization": f"Bearer {body['token']}"}
 
 
 @pytest.mark.parametrize(
@@ -364,22 +372,22 @@ EDGES: list[tuple[str, str, dict[str, Any], bool]] = [
 )
 def test_the_description_and_the_server_agree_on_edge_cases(
     document: dict[str, Any],
-    live: tuple[str, dict[str, str]],
+    served: str,
+    edge_user: tuple[str, dict[str, str]],
     method: str,
     path: str,
     data: dict[str, Any],
     taken: bool,
 ) -> None:
-    url, auth = live
-    described = document["paths"][path.replace(SID, "{session_id}")][method.lower()]
+    described = document["paths"][path][method.lower()]
     if method == "GET":
         parameters = {p["name"]: p["schema"] for p in described["parameters"] if p["in"] == "query"}
         fits = all(_fits(document, parameters[name], value) for name, value in data.items())
     else:
         fits = _fits(document, described["requestBody"]["content"][JSON]["schema"], data)
     assert fits is taken, "the description does not say what the server does"
-    session = httpx.post(f"{url}/sessions", json={}, headers=auth, timeout=30).json()
-    target = url + path.replace(SID, session["id"])
+    session_id, auth = edge_user
+    target = served + path.replace("{session_id}", session_id)
     response = (
         httpx.get(target, params=data, headers=auth, timeout=30)
         if method == "GET"
