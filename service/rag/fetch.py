@@ -52,8 +52,6 @@ async def _check_public(host: str, port: int) -> None:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise Unresolved(f"cannot resolve {host}: {error}") from error
-    except UnicodeError as error:  # no DNS name (a label over 63 characters, an empty one)
-        raise FetchError(f"not a valid host name: {host}") from error
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
