@@ -153,6 +153,7 @@ OPERATIONS: list[Operation] = [
         body=DocumentCreate,
         form=True,
         responses={202: DocumentOut, 200: DocumentOut},
+        errors=(429,),  # uploads per user per day (count and bytes)
     ),
     Operation(
         method="GET",
