@@ -93,6 +93,11 @@ class Turn(msgspec.Struct, frozen=True):
     def user_id(self) -> uuid.UUID | None:
         return self.question.user_id
 
+    @property
+    def token(self) -> str | None:
+        """The credential of the anonymous user this turn created, to hand out once."""
+        return None if self.new_user is None else self.new_user.token
+
     def ids(self) -> dict[str, Any]:
         """The turn's session and message ids (empty when it was not stored)."""
         if self.stored is None:
@@ -228,7 +233,7 @@ class ChatTurns:
         return self._events(turn)
 
     async def _events(self, turn: Turn) -> Events:
-        token = None if turn.new_user is None else turn.new_user.token
+        token = turn.token
         yield Started(ids=turn.ids(), saved=turn.stored is not None, replayed=False, token=token)
         result: Answer | None = None
         try:
@@ -312,7 +317,7 @@ class ChatTurns:
                     transient=True,
                     ids=turn.ids(),
                     saved=True,
-                    token=None if turn.new_user is None else turn.new_user.token,
+                    token=turn.token,
                 ) from error
             except store.Conflict:
                 # Past its lease, a retry took the turn over (and may have answered it).
@@ -336,7 +341,7 @@ class ChatTurns:
             transient=transient,
             ids=turn.ids(),
             saved=turn.stored is not None,
-            token=None if turn.new_user is None else turn.new_user.token,
+            token=turn.token,
         )
 
     async def _fail_quietly(self, stored: store.ChatTurn, reason: str) -> None:
@@ -356,7 +361,7 @@ def _result(turn: Turn, result: Answer, *, saved: bool, replayed: bool = False) 
         assistant_message_id=None if stored is None else stored.assistant_message.id,
         saved=saved,
         replayed=replayed,
-        token=None if turn.new_user is None else turn.new_user.token,
+        token=turn.token,
     )
 
 
