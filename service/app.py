@@ -111,6 +111,7 @@ async def open_state(
                 accounts,
                 answerer,
                 lease=datetime.timedelta(seconds=settings.turn_lease_seconds),
+                budget=settings.db_request_budget,
             ),
             documents=Documents(pool, vectors, ingestor, settings, limits),
             identity=TokenIdentity(accounts, settings),

@@ -6,6 +6,9 @@ JSON body (``body``) and the abuse limits (``rate``). The endpoint receives them
 arguments: ``user``, each path id by name, ``query``, ``limit``, ``body``. With
 ``auth="optional"`` the user is None without a credential (401 instead when
 ANONYMOUS_ACCESS is off), and Unidentified when the database could not check one.
+
+Once a JSON body is received, all the database work of the request shares one budget,
+DB_REQUEST_BUDGET (``store.deadline``): past it, a 503.
 """
 
 from __future__ import annotations
@@ -246,13 +249,17 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
     else:
         reject_query(params)
     if operation.body is not None:
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        multipart = operation.form and media_type == "multipart/form-data"
+        multipart = operation.form and _multipart(request)
         # A form upload is read by its endpoint, which streams the file.
         arguments["body"] = None if multipart else await decode_json(request, operation.body)
     if operation.rate:
         await _limit(operation, request, user)
     return arguments
+
+
+def _multipart(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "multipart/form-data"
 
 
 async def _limit(
@@ -271,7 +278,11 @@ async def _limit(
 def _dispatch(by_method: dict[str, Operation]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         operation = by_method["GET" if request.method == "HEAD" else request.method]
-        return await operation.endpoint(request, **await _arguments(operation, request))
+        if operation.body is not None and not _multipart(request):
+            # Received before the budget starts: a slow client is not the database's time.
+            await request.body()
+        with store.deadline(request.state.settings.db_request_budget):
+            return await operation.endpoint(request, **await _arguments(operation, request))
 
     return endpoint
 

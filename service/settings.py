@@ -66,6 +66,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_connect_timeout: Seconds = 2.0
     # A statement taking longer fails (and a hung server is found out) after this long.
     db_command_timeout: Seconds = 5.0
+    # All the database work of one request (pool acquisition, statements, retries) finishes
+    # within this, or the request answers 503 (store.deadline); for a chat turn, the part
+    # before the answer and the write of the answer each have this budget.
+    db_request_budget: Seconds = 2.0
     # Qdrant: a server by URL (":memory:" is qdrant-client's in-memory stand-in, for tests),
     # otherwise the embedded Qdrant Edge engine under qdrant_path, owned by one process.
     qdrant_url: str | None = None

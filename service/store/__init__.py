@@ -7,7 +7,6 @@ NotFound, Conflict or InvalidInput (see ``errors``); results are the generated m
 small Structs defined here.
 """
 
-from generated.db import init_connection
 from generated.models import (
     ChatMessage,
     ChatMessageRole,
@@ -27,6 +26,7 @@ from .credentials import (
     lookup_credential,
     revoke_credential,
 )
+from .deadlines import DeadlineExceeded, deadline
 from .documents import (
     Chunk,
     DocumentCreated,
@@ -61,6 +61,7 @@ from .sessions import (
     list_sessions,
     update_session,
 )
+from .setup import init_connection
 from .turns import (
     ChatTurn,
     complete_chat_turn,
@@ -84,6 +85,7 @@ __all__ = [
     "Conflict",
     "Connection",
     "Db",
+    "DeadlineExceeded",
     "Document",
     "DocumentCreated",
     "DocumentPage",
@@ -107,6 +109,7 @@ __all__ = [
     "create_document",
     "create_session",
     "create_user",
+    "deadline",
     "delete_document",
     "delete_session",
     "delete_user",

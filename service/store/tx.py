@@ -12,6 +12,7 @@ from typing import TypeAlias, TypeVar
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from .deadlines import DeadlineExceeded, expires_at, leaves
 from .errors import (
     STATEMENT_CACHE_ERRORS,
     UNAVAILABLE,
@@ -45,7 +46,8 @@ async def exec_tx(
     """Run ``work`` in one transaction, with PostgreSQL errors mapped to the store's errors.
 
     Given a pool, a connection is acquired for each attempt and the whole transaction is
-    retried on serialization failures, deadlocks and lost connections, with backoff. A lost
+    retried on serialization failures, deadlocks and lost connections, with backoff, all
+    within the caller's deadline (``deadlines.deadline``) when it has one. A lost
     connection, in whatever shape asyncpg reports it (``errors.connection_lost``), is
     discarded, never returned to the pool, and raised as one of UNAVAILABLE once the
     attempts are spent.
@@ -78,25 +80,77 @@ async def _retried(
         try:
             return await _attempt(pool, work, transaction=transaction)
         except RETRYABLE as error:
+            pause = FIRST_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             # A timeout already spent its whole budget waiting: retrying would multiply the
-            # wait of a hung server, so it is reported at once.
-            if attempt >= attempts or isinstance(error, TimeoutError):
+            # wait of a hung server, so it is reported at once; so is a failure the deadline
+            # leaves no time to retry.
+            if attempt >= attempts or isinstance(error, TimeoutError) or not leaves(pause):
                 raise
-        await asyncio.sleep(FIRST_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+        await asyncio.sleep(pause)
         attempt += 1
 
 
 async def _attempt(
     pool: Pool, work: Callable[[Connection], Awaitable[T]], *, transaction: bool
 ) -> T:
-    async with pool.acquire() as conn:
-        try:
-            return await _run(conn, work, transaction=transaction)
-        except Exception as error:
-            if _broken(error):
-                # Never back into the pool: the next request would inherit the breakage.
-                _discard(conn)
-            raise
+    at = expires_at()
+    conn = await _acquire(pool, at)
+    try:
+        return await _within(conn, work, at, transaction=transaction)
+    except Exception as error:
+        if _broken(error):
+            # Never back into the pool: the next request would inherit the breakage.
+            _discard(conn)
+        raise
+    finally:
+        await pool.release(conn)
+
+
+async def _acquire(pool: Pool, at: float | None) -> PoolConnectionProxy[asyncpg.Record]:
+    """A connection from the pool, by the deadline ``at`` when there is one."""
+    if at is None:
+        return await pool.acquire()
+    left = at - asyncio.get_running_loop().time()
+    if left <= 0:
+        raise DeadlineExceeded("the request's database budget was spent before this call")
+    try:
+        return await pool.acquire(timeout=left)
+    except TimeoutError as error:
+        raise DeadlineExceeded("no database connection within the request's budget") from error
+
+
+async def _within(
+    conn: Connection,
+    work: Callable[[Connection], Awaitable[T]],
+    at: float | None,
+    *,
+    transaction: bool,
+) -> T:
+    """``_run``, cut short at the deadline ``at`` by closing the connection under it.
+
+    Closing, not cancelling: a cancelled statement leaves asyncpg waiting for the server to
+    confirm the cancel before the connection can be used or even rolled back, and a frozen
+    server never does. The closed connection makes the awaited statement fail at once.
+    """
+    if at is None:
+        return await _run(conn, work, transaction=transaction)
+    expired: list[bool] = []
+
+    def expire() -> None:
+        expired.append(True)
+        _discard(conn)
+
+    timer = asyncio.get_running_loop().call_at(at, expire)
+    try:
+        return await _run(conn, work, transaction=transaction)
+    except Exception as error:
+        if expired:
+            raise DeadlineExceeded(
+                "the database did not answer within the request's budget"
+            ) from error
+        raise
+    finally:
+        timer.cancel()
 
 
 async def _run(

@@ -96,9 +96,10 @@ class RagAnswerer:
         if not hits:
             return {}
         try:
-            return await store.readable_chunk_ids(
-                self.db, user_id, [hit.point_id for hit in hits], attempts=1
-            )
+            with store.deadline(self.settings.db_request_budget):
+                return await store.readable_chunk_ids(
+                    self.db, user_id, [hit.point_id for hit in hits], attempts=1
+                )
         except store.UNAVAILABLE:
             return None  # cite by point id alone; the answer matters more
 
@@ -189,9 +190,10 @@ class RagAnswerer:
         if question.user_id is None or question.session_id is None:
             return []
         try:
-            recent = await store.recent_messages(
-                self.db, question.user_id, question.session_id, limit=50
-            )
+            with store.deadline(self.settings.db_request_budget):
+                recent = await store.recent_messages(
+                    self.db, question.user_id, question.session_id, limit=50
+                )
         except store.UNAVAILABLE:
             return []  # answer without the conversation so far
         chosen: list[dict[str, str]] = []

@@ -170,11 +170,15 @@ class ChatTurns:
         answerer: Answerer,
         *,
         lease: datetime.timedelta = datetime.timedelta(minutes=3),
+        budget: float | None = None,
     ) -> None:
+        """``budget``: seconds for each write after the answer (DB_REQUEST_BUDGET); ``begin``
+        runs within the caller's own deadline (``store.deadline``), if it set one."""
         self._db = db
         self._accounts = accounts
         self._answerer = answerer
         self._lease = lease
+        self._budget = budget
 
     async def sweep_forever(self, interval_seconds: float) -> None:
         """The worker's loop: fail abandoned answers every ``interval_seconds``."""
@@ -297,16 +301,17 @@ class ChatTurns:
         if turn.stored is not None:
             assistant = turn.stored.assistant_message
             try:
-                await store.complete_chat_turn(
-                    self._db,
-                    assistant.user_id,
-                    assistant.id,
-                    content=result.text,
-                    citations_used=result.sources,
-                    confidence=result.confidence,
-                    token_count=result.usage.completion_tokens,
-                    metadata={"usage": msgspec.to_builtins(result.usage)},
-                )
+                with store.deadline(self._budget):  # the answer's time is not the database's
+                    await store.complete_chat_turn(
+                        self._db,
+                        assistant.user_id,
+                        assistant.id,
+                        content=result.text,
+                        citations_used=result.sources,
+                        confidence=result.confidence,
+                        token_count=result.usage.completion_tokens,
+                        metadata={"usage": msgspec.to_builtins(result.usage)},
+                    )
             except store.UNAVAILABLE as error:
                 # The question is stored, its answer is not: the turn stays pending, and a
                 # retry answers it again once its lease has passed (or the sweep failed it).
@@ -331,7 +336,7 @@ class ChatTurns:
         if turn.stored is not None:
             assistant = turn.stored.assistant_message
             # Gone database: the turn stays pending, and the sweep fails it retryably.
-            with contextlib.suppress(*_NOTHING_TO_ADD):
+            with contextlib.suppress(*_NOTHING_TO_ADD), store.deadline(self._budget):
                 await store.fail_chat_turn(
                     self._db, assistant.user_id, assistant.id, error=reason, retryable=transient
                 )
@@ -346,7 +351,7 @@ class ChatTurns:
 
     async def _fail_quietly(self, stored: store.ChatTurn, reason: str) -> None:
         assistant = stored.assistant_message
-        with contextlib.suppress(*_NOTHING_TO_ADD):
+        with contextlib.suppress(*_NOTHING_TO_ADD), store.deadline(self._budget):
             await store.fail_chat_turn(
                 self._db, assistant.user_id, assistant.id, error=reason, retryable=True
             )

@@ -77,26 +77,28 @@ class Documents:
             except FetchError as error:
                 raise UrlRefused(str(error)) from error
         size = 0 if upload.content is None else len(upload.content)
-        await self._limits.upload(user_id, size)
-        created = await store.create_document(
-            self._db,
-            user_id,
-            checksum=upload.checksum,
-            title=upload.title,
-            source_url=upload.source_url,
-            filename=upload.filename,
-            content_type=upload.content_type,
-            byte_size=None if upload.content is None else size,
-            metadata=upload.metadata,
-            content=upload.content,
-            request_id=request_id,
-        )
-        document, queued = created.document, created.created
-        if not queued and upload.source_url is not None:
-            # The same URL again: its content may have changed, so fetch and ingest it anew
-            # (the new chunks replace the old). Still in progress: nothing to do.
-            requeued = await store.requeue_document(self._db, user_id, document.id)
-            document, queued = requeued or document, requeued is not None
+        # Reading the upload and checking the URL came first: a budget of its own.
+        with store.deadline(self._settings.db_request_budget):
+            await self._limits.upload(user_id, size)
+            created = await store.create_document(
+                self._db,
+                user_id,
+                checksum=upload.checksum,
+                title=upload.title,
+                source_url=upload.source_url,
+                filename=upload.filename,
+                content_type=upload.content_type,
+                byte_size=None if upload.content is None else size,
+                metadata=upload.metadata,
+                content=upload.content,
+                request_id=request_id,
+            )
+            document, queued = created.document, created.created
+            if not queued and upload.source_url is not None:
+                # The same URL again: its content may have changed, so fetch and ingest it anew
+                # (the new chunks replace the old). Still in progress: nothing to do.
+                requeued = await store.requeue_document(self._db, user_id, document.id)
+                document, queued = requeued or document, requeued is not None
         if queued:
             self._ingestor.wake()
         return document, queued

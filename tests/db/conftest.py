@@ -8,7 +8,6 @@ import asyncpg
 import pytest
 
 from generated import audit, models
-from generated.db import init_connection
 from service import store
 
 
@@ -16,7 +15,7 @@ from service import store
 async def pool(database_url: str) -> AsyncIterator[store.Pool]:
     """A pool of up to 10 connections to this test's database, set up as the app's are."""
     async with asyncpg.create_pool(
-        database_url, min_size=1, max_size=10, init=init_connection
+        database_url, min_size=1, max_size=10, init=store.init_connection
     ) as pool:
         yield pool
 

@@ -29,6 +29,7 @@ from tests.pgserver import TempServer, _unprivileged_user, embedded_server
 __all__ = [
     "Bouncer",
     "crash",
+    "frozen",
     "own_server",
     "pg_kind",
     "pgbouncer",
@@ -108,6 +109,27 @@ def crash(server: TempServer) -> None:
             killed = True
         assert waited < 2 * BACKENDS_EXIT_WITHIN, f"processes {processes} outlived the postmaster"
         time.sleep(0.02)
+
+
+@contextmanager
+def frozen(server: TempServer) -> Iterator[None]:
+    """The server's postmaster and every one of its processes stopped (SIGSTOP) for the
+    block, as a hung host or a paused VM would leave them: connections stay open, nothing
+    answers. They continue (SIGCONT) when the block ends, however it ends."""
+    pid = _postmaster_pid(server)
+    assert pid is not None, "the server is not running"
+    os.kill(pid, signal.SIGSTOP)  # first, so that it forks no process we would miss
+    stopped = [pid]
+    try:
+        for child in _children(pid):
+            with suppress(ProcessLookupError):
+                os.kill(child, signal.SIGSTOP)
+                stopped.append(child)
+        yield
+    finally:
+        for process in reversed(stopped):
+            with suppress(ProcessLookupError):
+                os.kill(process, signal.SIGCONT)
 
 
 def _alive(pid: int) -> bool:
