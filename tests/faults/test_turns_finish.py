@@ -19,7 +19,7 @@ from tests.faults.conftest import crash
 from tests.pgserver import TempServer
 from tests.service.conftest import app_settings, serve
 
-CLIENTS = 16
+CLIENTS = 32  # as in the run (24-32)
 CRASH_AFTER = 1.5  # seconds of traffic before the kill
 DOWN_FOR = 1.0  # seconds before PostgreSQL starts again
 TRAFFIC_FOR = 5.0  # seconds each client keeps asking
