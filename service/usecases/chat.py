@@ -338,7 +338,11 @@ class ChatTurns:
             # Gone database: the turn stays pending, and the sweep fails it retryably.
             with contextlib.suppress(*_NOTHING_TO_ADD), store.deadline(self._budget):
                 await store.fail_chat_turn(
-                    self._db, assistant.user_id, assistant.id, error=reason, retryable=transient
+                    self._db,
+                    assistant.user_id,
+                    assistant.id,
+                    error=_in_our_words(error, transient=transient),
+                    retryable=transient,
                 )
         return TurnFailed(
             reason,
@@ -355,6 +359,21 @@ class ChatTurns:
             await store.fail_chat_turn(
                 self._db, assistant.user_id, assistant.id, error=reason, retryable=True
             )
+
+
+def _in_our_words(error: Exception, *, transient: bool) -> str:
+    """What the history says about a failed answer. The error's own text (a provider's or
+    the driver's, possibly with request details) is logged where it happened, never stored:
+    the history is shown to the user."""
+    if isinstance(error, RetrievalUnavailable):
+        return "the document index could not be searched"
+    if isinstance(error, ProviderError):
+        if transient:
+            return "the language model was unavailable"
+        return "the language model refused the request"
+    if isinstance(error, (TimeoutError, *store.UNAVAILABLE)):
+        return "the database was unavailable"
+    return "the answer could not be generated (an internal error)"
 
 
 def _result(turn: Turn, result: Answer, *, saved: bool, replayed: bool = False) -> TurnResult:

@@ -198,3 +198,11 @@ def test_a_language_model_failure_is_answered_in_our_words_and_logged_in_its_own
     [error] = [data for name, data in sse_events(streamed.text) if name == "error"]
     for words in PROVIDER_WORDS:
         assert words not in json.dumps(error), error
+    # The history shows the failed answers in our words too: it is shown to the user.
+    sessions = [response.json()["error"]["details"], error["error"]["details"]]
+    for session_id in (details["session_id"] for details in sessions):
+        history = provider_client.get(f"/sessions/{session_id}/messages", headers=headers)
+        assert history.status_code == 200, history.text
+        [failed] = [m for m in history.json()["messages"] if m["status"] == "failed"]
+        for words in PROVIDER_WORDS:
+            assert words.lower() not in failed["error"].lower(), failed
