@@ -1,15 +1,20 @@
-"""Structured logs: one JSON object per line on stderr, with the fields passed as ``extra``."""
+"""Structured logs: one JSON object per line on stderr, with the fields passed as ``extra``,
+and the id of the request being served (``request_id``) on every line logged while serving it."""
 
 from __future__ import annotations
 
 import datetime
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "configure_logging", "request_id"]
+
+# Set by middleware.RequestContext for the request's task (and the tasks it starts).
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -27,6 +32,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        serving = request_id.get()
+        if serving is not None:
+            entry["request_id"] = serving
         entry.update((key, value) for key, value in vars(record).items() if key not in _STANDARD)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -13,6 +13,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from . import logs
 from .errors import ApiError, error_response
 
 __all__ = ["BodyLimit", "ForwardedClient", "RequestContext"]
@@ -59,6 +60,7 @@ class RequestContext:
         request_id = offered if _CLIENT_REQUEST_ID.match(offered) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
+        serving = logs.request_id.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -88,6 +90,7 @@ class RequestContext:
                     "user_id": None if user_id is None else str(user_id),
                 },
             )
+            logs.request_id.reset(serving)
 
 
 class BodyLimit:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
 
+from service.app import create_app
 from service.logs import JsonFormatter
+from service.settings import Settings
 from tests.service.conftest import sign_up
+from tests.service.test_chat import ExplodingAnswerer
 
 
 def test_each_request_logs_one_line_with_its_request_id_status_and_user(
@@ -33,3 +38,40 @@ def test_an_unusable_client_request_id_is_replaced_by_a_generated_one(client: Te
     generated = response.headers["x-request-id"]
     assert generated != "has spaces; and a semicolon"
     assert len(generated) == 32
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """What the service's loggers write while the test runs, as the JSON lines of stderr."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    service = logging.getLogger("service")
+    service.addHandler(handler)
+    level = service.level
+    service.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        service.removeHandler(handler)
+        service.setLevel(level)
+
+
+def test_every_line_logged_while_serving_a_request_carries_its_id(
+    client: TestClient, settings: Settings, json_lines: io.StringIO
+) -> None:
+    headers = sign_up(client)
+    with TestClient(create_app(settings, answerer=ExplodingAnswerer())) as failing:
+        json_lines.seek(0)
+        json_lines.truncate()  # what the start-up logged
+        response = failing.post(
+            "/chat", json={"message": "explode"}, headers=headers | {"X-Request-ID": "trace-7"}
+        )
+        assert response.status_code == 502
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines() if line.strip()]
+    # The use case's own line (with the model's text, which the response does not carry) is
+    # found by the id the client was given.
+    [failure] = [line for line in lines if line["logger"] == "service.chat"]
+    assert failure["request_id"] == "trace-7"
+    assert "model exploded" in failure["exception"]
+    assert all(line["request_id"] == "trace-7" for line in lines), lines
