@@ -19,6 +19,7 @@ _JSON_VALUE = _REF.format(name="JsonValue")
 _ERRORS = {
     400: "Malformed request (broken JSON, bad form data)",
     401: "No valid credential",
+    403: "A write authenticated by the cookie alone, from an origin not allowed (ALLOWED_ORIGINS)",
     404: "No such object for this user",
     409: "Conflict with the object's current state",
     413: "Request body over the size limit",
@@ -34,6 +35,8 @@ def _error_statuses(operation: Operation) -> list[int]:
     statuses = [400, 413, 415, 422, *operation.errors]
     if operation.auth != "none":
         statuses.append(401)
+        if operation.method != "GET":  # identity.TokenIdentity's origin check
+            statuses.append(403)
     if operation.auth != "none" or operation.path_ids:
         statuses.append(404)
     if operation.database:
