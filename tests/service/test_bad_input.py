@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,18 +43,22 @@ LISTINGS = {
 }
 
 
-def _cursor(position: Any) -> str:
-    """A cursor as the store writes them (urlsafe base64 of a JSON array, unpadded)."""
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).rstrip(b"=").decode()
-
-
-# Well-formed cursors whose positions PostgreSQL cannot take: a timestamp before year 1 in
-# UTC, a sequence number past bigint.
+# Cursors of the store's shape (store/cursors.py: microseconds since the epoch and a UUID's
+# hex digits joined by ".", or a sequence number) holding positions PostgreSQL cannot take:
+# a time in year 1, a sequence number past bigint.
+YEAR_1 = -62_135_596_800_000_000  # microseconds since the epoch
 OUT_OF_RANGE = {
-    "sessions": _cursor(["0001-01-01T00:00:00+14:00", SID]),
-    "documents": _cursor(["0001-01-01T00:00:00+14:00", DID]),
-    "messages": _cursor([2**63]),
-    "history": _cursor([2**63]),
+    "sessions": f"{YEAR_1}.{uuid.UUID(SID).hex}",
+    "documents": f"{YEAR_1}.{uuid.UUID(DID).hex}",
+    "messages": str(2**63),
+    "history": str(2**63),
+}
+# A cursor of the other listings' shape.
+OTHER_SHAPE = {
+    "sessions": "42",
+    "documents": "42",
+    "messages": OUT_OF_RANGE["sessions"].replace(str(YEAR_1), "1764633600123456"),
+    "history": OUT_OF_RANGE["sessions"].replace(str(YEAR_1), "1764633600123456"),
 }
 
 
@@ -318,9 +322,10 @@ BAD: list[Bad] = [
         for name, (path, param) in LISTINGS.items()
         for label, value in [
             ("garbage", "abc"),
-            ("not-base64", "!!!"),
-            ("empty-array", _cursor([])),
-            ("wrong-shape", _cursor({"a": 1})),
+            ("punctuation", "!!!"),
+            ("empty-field", "."),
+            ("zero", "0"),
+            ("other-shape", OTHER_SHAPE[name]),
             ("out-of-range", OUT_OF_RANGE[name]),
         ]
     ],
