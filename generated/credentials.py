@@ -93,15 +93,19 @@ async def purge_expired_credentials_retention(conn: Executor, *, cutoff: datetim
 
 REVOKE_CREDENTIAL: Final[str] = """\
 -- name: RevokeCredential :execrows
-UPDATE user_credentials
-SET revoked_at = now()
-WHERE id = $1
-  AND user_id = $2
-  AND revoked_at IS NULL
+WITH revoked AS (
+    UPDATE user_credentials
+    SET revoked_at = now()
+    WHERE id = $1
+      AND user_id = $2
+      AND revoked_at IS NULL
+    RETURNING id
+)
+SELECT pg_notify('credential_revoked', revoked.id::text) FROM revoked
 """
 
 
 async def revoke_credential(conn: Executor, *, credential_id: uuid.UUID, user_id: uuid.UUID) -> int:
-    """Revokes one of a user's credentials."""
+    """Revokes one of a user's credentials, and tells the service processes that cache credentials (LISTEN credential_revoked) which one, once the transaction commits."""
     status = await conn.execute(REVOKE_CREDENTIAL, credential_id, user_id)
     return int(status.rpartition(" ")[2])

@@ -92,13 +92,17 @@ async def create_user(
 
 DELETE_USER: Final[str] = """\
 -- name: DeleteUser :execrows
-DELETE FROM users
-WHERE id = $1
+WITH deleted AS (
+    DELETE FROM users
+    WHERE id = $1
+    RETURNING id
+)
+SELECT pg_notify('credential_revoked', 'user:' || deleted.id::text) FROM deleted
 """
 
 
 async def delete_user(conn: Executor, *, user_id: uuid.UUID) -> int:
-    """Deletes a user and, by cascade, everything the user owns."""
+    """Deletes a user and, by cascade, everything the user owns; the service processes that cache credentials (LISTEN credential_revoked) drop the user's, once the transaction commits."""
     status = await conn.execute(DELETE_USER, user_id)
     return int(status.rpartition(" ")[2])
 

@@ -21,12 +21,16 @@ WITH found AS (
 SELECT * FROM found;
 
 -- name: RevokeCredential :execrows
--- Revokes one of a user's credentials.
-UPDATE user_credentials
-SET revoked_at = now()
-WHERE id = @credential_id
-  AND user_id = @user_id
-  AND revoked_at IS NULL;
+-- Revokes one of a user's credentials, and tells the service processes that cache credentials (LISTEN credential_revoked) which one, once the transaction commits.
+WITH revoked AS (
+    UPDATE user_credentials
+    SET revoked_at = now()
+    WHERE id = @credential_id
+      AND user_id = @user_id
+      AND revoked_at IS NULL
+    RETURNING id
+)
+SELECT pg_notify('credential_revoked', revoked.id::text) FROM revoked;
 
 -- name: PurgeExpiredCredentialsRetention :execrows
 -- Deletes credentials that expired before the cutoff.

@@ -16,9 +16,13 @@ SELECT * FROM users
 WHERE id = @user_id;
 
 -- name: DeleteUser :execrows
--- Deletes a user and, by cascade, everything the user owns.
-DELETE FROM users
-WHERE id = @user_id;
+-- Deletes a user and, by cascade, everything the user owns; the service processes that cache credentials (LISTEN credential_revoked) drop the user's, once the transaction commits.
+WITH deleted AS (
+    DELETE FROM users
+    WHERE id = @user_id
+    RETURNING id
+)
+SELECT pg_notify('credential_revoked', 'user:' || deleted.id::text) FROM deleted;
 
 -- name: CopyUsers :copyfrom
 -- Bulk-imports users (history migrated from another system, benchmark data sets).

@@ -14,6 +14,7 @@ from typing import TypedDict
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from . import store
 from .connections import open_pool, open_vectors
 from .domain import Answerer
 from .errors import exception_handlers
@@ -30,6 +31,7 @@ from .store import Pool
 from .usecases.accounts import Accounts
 from .usecases.answering import RagAnswerer
 from .usecases.chat import ChatTurns
+from .usecases.credential_cache import CredentialCache
 from .usecases.documents import Documents
 from .usecases.ingestion import Ingestor
 from .usecases.limits import Limits
@@ -56,13 +58,18 @@ class State(TypedDict):
 
 @asynccontextmanager
 async def open_state(
-    settings: Settings, answerer: Answerer | None = None, *, check_layout: bool = True
+    settings: Settings,
+    answerer: Answerer | None = None,
+    *,
+    check_layout: bool = True,
+    serving: bool = False,
 ) -> AsyncIterator[State]:
     """Open everything the service holds for its lifetime, and close it all on exit.
 
     Raises EngineBusy when another process owns the embedded engine, and LayoutMismatch
     when the collection's vectors are not the configured ones (unless ``check_layout`` is
-    false: reindex replaces them).
+    false: reindex replaces them). ``serving``: for a process that answers requests, which
+    caches who tokens name (CREDENTIAL_CACHE_SECONDS) and follows revocations for that.
     """
     async with AsyncExitStack() as stack:
         pool = await open_pool(settings)
@@ -97,7 +104,8 @@ async def open_state(
         ingestor = Ingestor(pool, vectors, settings, lexical=lexical, dense=dense)
         if answerer is None:
             answerer = RagAnswerer(pool, vectors, settings, lexical=lexical, dense=dense, llm=llm)
-        accounts = Accounts(pool, settings)
+        cache = await _credential_cache(settings, stack) if serving else None
+        accounts = Accounts(pool, settings, cache=cache)
         limits = Limits(pool, settings)
         yield State(
             settings=settings,
@@ -119,13 +127,40 @@ async def open_state(
         )
 
 
+async def _credential_cache(settings: Settings, stack: AsyncExitStack) -> CredentialCache | None:
+    """The credential cache, and the task that keeps it current until ``stack`` closes; None
+    when it is off, or cannot be kept current."""
+    if settings.credential_cache_seconds == 0 or settings.database_url is None:
+        return None
+    cache = CredentialCache(
+        ttl_seconds=settings.credential_cache_seconds, max_entries=settings.credential_cache_size
+    )
+    if settings.db_statement_cache_size == 0:
+        # Said to be behind a pooler in transaction mode, where LISTEN cannot work: the cache
+        # would never be told of revocations, so it stays empty (store.RevocationFeed).
+        log.info(
+            "credential cache off: LISTEN needs a direct connection (DB_STATEMENT_CACHE_SIZE=0)"
+        )
+        return None
+    feed = store.RevocationFeed(settings.database_url, connect_timeout=settings.db_connect_timeout)
+    task = asyncio.create_task(feed.run_forever(cache.revoked, cache.listening), name="revocations")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+    return cache
+
+
 def create_app(settings: Settings | None = None, *, answerer: Answerer | None = None) -> Starlette:
     """The app; ``uvicorn --factory service.app:create_app`` reads settings from the environment."""
     settings = load_settings() if settings is None else settings
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        async with open_state(settings, answerer) as state:
+        async with open_state(settings, answerer, serving=True) as state:
             # What startup built lives as long as the app. Frozen, the collector stops
             # re-scanning it: with local Qdrant's data in the heap each full collection took
             # about 75 ms, the history endpoint's whole p99 (tests/bench/RESULTS.md).

@@ -36,6 +36,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
+SecondsOrOff = Annotated[float, msgspec.Meta(ge=0)]  # 0: off
 
 
 class SettingsError(Exception):
@@ -117,6 +118,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Identity. The cookie is Secure when the request came over HTTPS (directly, or by
     # X-Forwarded-Proto from a trusted proxy); cookie_secure: always.
     token_ttl_days: Positive = 30
+    # Who a token names is remembered this long per process (0: asked on every request);
+    # a revocation anywhere reaches every process at once through LISTEN/NOTIFY, and
+    # within this bound when that cannot work (behind a pooler in transaction mode).
+    credential_cache_seconds: SecondsOrOff = 10.0
+    credential_cache_size: Positive = 10_000
     cookie_name: str = "chat_token"
     cookie_secure: bool = False
     anonymous_access: bool = True  # false: /chat without a credential answers 401

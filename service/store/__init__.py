@@ -52,6 +52,7 @@ from .errors import UNAVAILABLE, Conflict, InvalidInput, NotFound, StoreError
 from .limits import RateCount, hit_rate_limit, purge_expired_rate_limits
 from .messages import MessagePage, list_messages, recent_messages
 from .retention import list_expired_sessions, purge_expired_sessions
+from .revocations import RevocationFeed, Revoked
 from .sessions import (
     SessionPage,
     create_session,
@@ -96,6 +97,8 @@ __all__ = [
     "NotFound",
     "Pool",
     "RateCount",
+    "RevocationFeed",
+    "Revoked",
     "SessionPage",
     "StoreError",
     "User",

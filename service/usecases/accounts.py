@@ -13,6 +13,7 @@ import msgspec
 
 from .. import store
 from ..settings import Settings
+from .credential_cache import CredentialCache
 
 __all__ = ["Accounts", "InvalidCredential", "NewUser", "Principal", "Unidentified"]
 
@@ -36,18 +37,31 @@ class InvalidCredential(Exception):
 
 
 class Accounts:
-    def __init__(self, db: store.Pool, settings: Settings) -> None:
+    def __init__(
+        self, db: store.Pool, settings: Settings, *, cache: CredentialCache | None = None
+    ) -> None:
+        """``cache``: who tokens name, kept current by a revocation feed the caller runs
+        (``store.RevocationFeed``); without one every request asks the database."""
         self._db = db
         self.ttl = datetime.timedelta(days=settings.token_ttl_days)
+        self._cache = cache
 
     async def authenticate(self, token: str) -> Principal:
         """The owner of a token; InvalidCredential when it names no one."""
         # Tokens we issue are 43 URL-safe characters; anything far off is not worth a query.
         if len(token) > 200 or not token.isascii():
             raise InvalidCredential("the credential is not valid")
+        cache = self._cache
+        if cache is not None:
+            cached = cache.get(token)
+            if cached is not None:
+                return Principal(cached.user_id, cached.credential_id)
+            generation = cache.generation
         credential = await store.lookup_credential(self._db, token)
         if credential is None:
             raise InvalidCredential("the credential is not valid, has expired or was revoked")
+        if cache is not None:
+            cache.put(token, credential, generation=generation)
         return Principal(credential.user_id, credential.id)
 
     async def create_anonymous(self, *, request_id: str | None) -> NewUser:
@@ -62,3 +76,5 @@ class Accounts:
             await store.revoke_credential(
                 self._db, principal.user_id, principal.credential_id, request_id=request_id
             )
+            if self._cache is not None:  # here at once; elsewhere when the feed delivers it
+                self._cache.revoked(store.Revoked(credential_id=principal.credential_id))
