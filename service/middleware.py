@@ -3,7 +3,6 @@ line per request; request body limits."""
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import uuid
@@ -18,7 +17,6 @@ from .errors import ApiError, error_response
 
 __all__ = ["BodyLimit", "ForwardedClient", "RequestContext"]
 
-log = logging.getLogger("service.requests")
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -79,16 +77,13 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             user_id = state.get("user_id")
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "user_id": None if user_id is None else str(user_id),
-                },
+            logs.request_log.write(
+                request_id=request_id,
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                user_id=None if user_id is None else str(user_id),
             )
             logs.request_id.reset(serving)
 

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from service.app import create_app
-from service.logs import JsonFormatter
+from service.logs import JsonFormatter, configure_logging, request_log
 from service.settings import Settings
 from tests.service.conftest import sign_up
 from tests.service.test_chat import ExplodingAnswerer
@@ -75,3 +75,64 @@ def test_every_line_logged_while_serving_a_request_carries_its_id(
     assert failure["request_id"] == "trace-7"
     assert "model exploded" in failure["exception"]
     assert all(line["request_id"] == "trace-7" for line in lines), lines
+
+
+@pytest.fixture
+def direct_lines() -> Iterator[io.StringIO]:
+    """Request lines as a configured service writes them: straight to the stream."""
+    stream = io.StringIO()
+    request_log.write_to(stream)
+    try:
+        yield stream
+    finally:
+        request_log.write_to(None)
+
+
+def test_a_configured_service_writes_the_request_line_itself_with_the_same_fields(
+    client: TestClient, direct_lines: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = sign_up(client)
+    direct_lines.seek(0)
+    direct_lines.truncate()
+    with caplog.at_level(logging.INFO, logger="service.requests"):
+        client.get("/sessions", headers=headers | {"X-Request-ID": "trace-43"})
+    assert not [r for r in caplog.records if r.name == "service.requests"]  # not a record
+    [line] = [json.loads(text) for text in direct_lines.getvalue().splitlines()]
+    assert list(line) == [
+        "time",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "user_id",
+    ]
+    assert (line["level"], line["logger"], line["message"]) == (
+        "info",
+        "service.requests",
+        "request",
+    )
+    assert (line["request_id"], line["method"], line["path"], line["status"]) == (
+        "trace-43",
+        "GET",
+        "/sessions",
+        200,
+    )
+    assert line["user_id"] is not None
+    assert line["time"].endswith("+00:00")
+
+
+def test_above_info_there_is_no_request_line() -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("warning")
+        assert not request_log.enabled
+        configure_logging("info")
+        assert request_log.enabled
+    finally:
+        root.handlers[:], root.level = handlers, level
+        request_log.write_to(None)
