@@ -21,8 +21,9 @@ PG_BIN = $(shell $(BIN)/python -m tools.localpg bin)
 DBMATE = PATH="$(PG_BIN):$$PATH" DATABASE_URL="$(DB_URL)" \
 	DBMATE_MIGRATIONS_DIR=db/migrations DBMATE_SCHEMA_FILE=db/schema.sql dbmate
 
-.PHONY: help install install-run lock check-lock gen check-generated lint test pytest run eval clean \
-	db db-stop migrate migration rollback status psql bench bench-quick bench-micro
+.PHONY: help install install-run lock check-lock gen check-generated lint lint-migrations vet test \
+	pytest run eval clean db db-stop migrate migration rollback status psql bench bench-quick \
+	bench-micro
 
 help:
 	@echo "make run              serve the app on embedded defaults"
@@ -30,10 +31,14 @@ help:
 	@echo "make eval             recall@3 and MRR of retrieval over the sample corpus"
 	@echo "make gen              regenerate generated/ from db/migrations and queries/"
 	@echo "make check-generated  fail if generated/ is not what make gen writes"
-	@echo "make lint             ruff check, ruff format --check, mypy --strict, lint-imports"
+	@echo "make lint             ruff check, ruff format --check, mypy --strict, lint-imports,"
+	@echo "                      lint-migrations and vet"
+	@echo "make lint-migrations  squawk over db/migrations (locking hazards; rules: db/README.md)"
+	@echo "make vet              sqlc vet: every query planned on a migrated database (sqlc.yaml)"
 	@echo "make db               start the embedded PostgreSQL (data in .data/postgres)"
 	@echo "make migrate          apply pending migrations (dbmate up), dump db/schema.sql"
-	@echo "make migration name=create_things   new migration file"
+	@echo "make migration NAME=add_things_column   new migration, timeouts set (db/README.md)"
+	@echo "make migration NAME=create_things_index CONCURRENTLY=1   new index on an existing table"
 	@echo "make rollback         revert the latest migration"
 	@echo "make status           list applied and pending migrations"
 	@echo "make psql             open psql on the database"
@@ -146,11 +151,58 @@ gen: $(DEV_STAMP)
 check-generated: $(DEV_STAMP)
 	python -m tools.generated check
 
-lint: $(DEV_STAMP)
+lint: $(DEV_STAMP) lint-migrations vet
 	ruff check .
 	ruff format --check .
 	mypy
 	lint-imports
+
+# What lint-migrations reads and vet plans: the project's own, or copies (tests/db/test_dba_checks.py).
+MIGRATIONS_DIR ?= db/migrations
+SQLC_CONFIG ?= sqlc.yaml
+SQUAWK_CONFIG := $(CURDIR)/db/squawk.toml
+
+# squawk reads each migration as dbmate runs it on the way up: the part before
+# `-- migrate:down` (a rollback drops what the way up made: no hazard to flag), in a
+# transaction unless the file says `transaction:false`. The copies keep the files' names and
+# line numbers, so squawk's messages point into db/migrations; the migrations squawk.toml
+# accepts are left out here too, so that squawk never runs on nothing. A TODO left from the
+# template (make migration) fails too.
+lint-migrations: $(DEV_STAMP)
+	@scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+	mkdir -p "$$scratch/db/migrations"; \
+	accepted=$$(sed -n 's/^ *"\*\([^"]*\.sql\)",*$$/\1/p' "$(SQUAWK_CONFIG)"); \
+	for file in $(MIGRATIONS_DIR)/*.sql; do \
+		grep -qxF "$${file##*/}" <<< "$$accepted" && continue; \
+		sed '/^-- migrate:down/,$$d' "$$file" > "$$scratch/db/migrations/$${file##*/}"; \
+	done; \
+	cd "$$scratch"; shopt -s nullglob; files=(db/migrations/*.sql); \
+	if (( $${#files[@]} == 0 )); then echo "squawk: every migration is accepted in db/squawk.toml"; exit 0; fi; \
+	in_transaction=$$(grep -L '^-- migrate:up transaction:false' "$${files[@]}" || true); \
+	alone=$$(grep -l '^-- migrate:up transaction:false' "$${files[@]}" || true); \
+	squawk="squawk --config=$(SQUAWK_CONFIG)"; \
+	status=0; \
+	for file in $$(grep -l TODO "$${files[@]}"); do \
+		echo "$$file: TODO left from the template (make migration)"; status=1; done; \
+	if [ -n "$$in_transaction" ]; then $$squawk --assume-in-transaction $$in_transaction || status=1; fi; \
+	if [ -n "$$alone" ]; then $$squawk --no-assume-in-transaction $$alone || status=1; fi; \
+	exit $$status
+
+# sqlc vet (rules in sqlc.yaml) plans every query on a migrated database: VET_DATABASE_URL
+# when set (migrated already), otherwise a database of its own on the embedded PostgreSQL,
+# migrated by dbmate and dropped afterwards (a server that vet had to start, it stops again).
+# Sequential scans are off for vet's session only: why, in sqlc.yaml.
+vet: $(DEV_STAMP)
+	@url='$(VET_DATABASE_URL)'; \
+	if [ -z "$$url" ]; then \
+		running=$$(test -e .data/postgres/postmaster.pid && echo yes || true); \
+		admin=$$(python -m tools.localpg url --db postgres); \
+		url=$${admin/\/postgres\?//vet_$$$$?}; \
+		trap 'dbmate --url "$$url" --no-dump-schema drop > /dev/null; \
+			test -n "$$running" || python -m tools.localpg stop' EXIT; \
+		dbmate --url "$$url" --migrations-dir "$(MIGRATIONS_DIR)" --no-dump-schema up > /dev/null; \
+	fi; \
+	VET_DATABASE_URL="$$url" PGOPTIONS="-c enable_seqscan=off" sqlc vet --file "$(SQLC_CONFIG)"
 
 # The linters and the tests run side by side, the tests in two processes (pytest-xdist):
 # most tests wait on PostgreSQL or a subprocess, so two keep both cores busy.
@@ -185,9 +237,46 @@ db-stop: $(RUN_STAMP)
 migrate: $(RUN_STAMP)
 	$(DBMATE) --wait up
 
-migration: $(RUN_STAMP)
-	@test -n "$(name)" || { echo 'usage: make migration name=<verb>_<noun>'; exit 2; }
-	$(DBMATE) new $(name)
+# A new migration from a template: the dbmate markers, the timeouts and a line for the reason
+# (db/README.md). CONCURRENTLY=1: an index on an existing table, alone in a file of its own.
+NAME ?= $(name)
+define MIGRATION_TEMPLATE
+-- migrate:up
+-- Why: TODO one line: what this changes, and what needs it.
+-- Never hold the service's reads and writes in a lock queue for long: give up after
+-- lock_timeout and run it again later. Raise statement_timeout only for a backfill.
+SET LOCAL lock_timeout = '2s';
+SET LOCAL statement_timeout = '10s';
+
+
+-- migrate:down
+SET LOCAL lock_timeout = '2s';
+SET LOCAL statement_timeout = '10s';
+
+endef
+define INDEX_MIGRATION_TEMPLATE
+-- migrate:up transaction:false
+-- Why: TODO one line: which query this index serves.
+-- Built CONCURRENTLY, so reads and writes go on. The statement is alone in the file: dbmate
+-- sends a file as one string, which PostgreSQL runs as one transaction, where CONCURRENTLY
+-- is refused. So it sets no timeouts, and needs none: its lock never queues reads or writes,
+-- and lock_timeout would cut the build short while it waits out older transactions. A failed
+-- build leaves an INVALID index: drop it, then migrate again.
+-- squawk-ignore require-lock-timeout, require-statement-timeout
+CREATE INDEX CONCURRENTLY IF NOT EXISTS TODO_table_columns_idx ON TODO_table (TODO_columns);
+
+-- migrate:down transaction:false
+DROP INDEX CONCURRENTLY IF EXISTS TODO_table_columns_idx;
+endef
+export MIGRATION_TEMPLATE INDEX_MIGRATION_TEMPLATE
+
+migration:
+	@[[ "$(NAME)" =~ ^[a-z0-9]+(_[a-z0-9]+)+$$ ]] || { \
+		echo 'usage: make migration NAME=<verb>_<noun> [CONCURRENTLY=1]'; exit 2; }
+	@file=$(MIGRATIONS_DIR)/$$(date -u +%Y%m%d%H%M%S)_$(NAME).sql; \
+	if [ -n "$(CONCURRENTLY)" ]; then echo "$$INDEX_MIGRATION_TEMPLATE"; \
+	else echo "$$MIGRATION_TEMPLATE"; fi > "$$file"; \
+	echo "$$file: write the migration, then make lint-migrations"
 
 rollback: $(RUN_STAMP)
 	$(DBMATE) rollback
