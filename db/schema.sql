@@ -177,6 +177,8 @@ CREATE TABLE public.chat_sessions (
     last_activity_at timestamp with time zone DEFAULT now() NOT NULL,
     last_accessed_at timestamp with time zone DEFAULT now() NOT NULL,
     last_seq bigint DEFAULT 0 NOT NULL,
+    client_key text,
+    CONSTRAINT chat_sessions_client_key_check CHECK (((char_length(client_key) >= 1) AND (char_length(client_key) <= 255))),
     CONSTRAINT chat_sessions_last_seq_check CHECK ((last_seq >= 0)),
     CONSTRAINT chat_sessions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
 );
@@ -365,6 +367,32 @@ COMMENT ON TABLE public.user_credentials IS 'Bearer tokens that identify a user,
 
 
 --
+-- Name: user_identities; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_identities (
+    issuer text NOT NULL,
+    subject text NOT NULL,
+    user_id uuid NOT NULL,
+    email text,
+    name text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_identities_email_check CHECK ((char_length(email) <= 320)),
+    CONSTRAINT user_identities_issuer_check CHECK (((char_length(issuer) >= 1) AND (char_length(issuer) <= 255))),
+    CONSTRAINT user_identities_name_check CHECK ((char_length(name) <= 255)),
+    CONSTRAINT user_identities_subject_check CHECK (((char_length(subject) >= 1) AND (char_length(subject) <= 255)))
+);
+
+
+--
+-- Name: TABLE user_identities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.user_identities IS 'External identities (issuer and subject) of users: forwarded by a trusted front end, or signed in.';
+
+
+--
 -- Name: users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -532,6 +560,14 @@ ALTER TABLE ONLY public.user_credentials
 
 
 --
+-- Name: user_identities user_identities_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_identities
+    ADD CONSTRAINT user_identities_pkey PRIMARY KEY (issuer, subject);
+
+
+--
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -554,10 +590,24 @@ CREATE INDEX chat_messages_reply_to_id_idx ON public.chat_messages USING btree (
 
 
 --
+-- Name: chat_messages_user_id_client_message_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX chat_messages_user_id_client_message_id_idx ON public.chat_messages USING btree (user_id, client_message_id) WHERE (client_message_id IS NOT NULL);
+
+
+--
 -- Name: chat_sessions_last_activity_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX chat_sessions_last_activity_at_idx ON public.chat_sessions USING btree (last_activity_at);
+
+
+--
+-- Name: chat_sessions_user_id_client_key_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX chat_sessions_user_id_client_key_key ON public.chat_sessions USING btree (user_id, client_key) WHERE (client_key IS NOT NULL);
 
 
 --
@@ -624,6 +674,13 @@ CREATE INDEX user_credentials_user_id_idx ON public.user_credentials USING btree
 
 
 --
+-- Name: user_identities_user_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_identities_user_id_idx ON public.user_identities USING btree (user_id);
+
+
+--
 -- Name: users_email_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -684,6 +741,13 @@ CREATE TRIGGER document_chunks_set_owner_id BEFORE INSERT OR UPDATE OF document_
 --
 
 CREATE TRIGGER documents_set_updated_at BEFORE UPDATE ON public.documents FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: user_identities user_identities_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER user_identities_set_updated_at BEFORE UPDATE ON public.user_identities FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
 
 --
@@ -774,6 +838,14 @@ ALTER TABLE ONLY public.user_credentials
 
 
 --
+-- Name: user_identities user_identities_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_identities
+    ADD CONSTRAINT user_identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- PostgreSQL database dump complete
 --
 
@@ -793,4 +865,9 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261122000006'),
     ('20261122000007'),
     ('20261202000001'),
-    ('20261202011120');
+    ('20261202011120'),
+    ('20261202030000'),
+    ('20261202030100'),
+    ('20261202030200'),
+    ('20261202030300'),
+    ('20261202030400');

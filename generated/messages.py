@@ -23,6 +23,7 @@ __all__ = [
     "FAIL_ASSISTANT_MESSAGE",
     "GET_MESSAGE",
     "GET_MESSAGES_BY_CLIENT_ID",
+    "GET_SESSION_OF_CLIENT_MESSAGE",
     "LIST_LAST_MESSAGES",
     "LIST_RECENT_MESSAGES",
     "RESTART_ASSISTANT_MESSAGE",
@@ -35,6 +36,7 @@ __all__ = [
     "fail_assistant_message",
     "get_message",
     "get_messages_by_client_id",
+    "get_session_of_client_message",
     "list_last_messages",
     "list_recent_messages",
     "restart_assistant_message",
@@ -290,6 +292,30 @@ async def get_messages_by_client_id(
     """Returns the user message created with this idempotency key and the assistant reply to it, in order (replays a retried turn)."""
     rows = await conn.fetch(GET_MESSAGES_BY_CLIENT_ID, session_id, user_id, client_message_id)
     return [models.ChatMessage(*row) for row in rows]
+
+
+GET_SESSION_OF_CLIENT_MESSAGE: Final[str] = """\
+-- name: GetSessionOfClientMessage :one
+SELECT session_id FROM chat_messages
+WHERE user_id = $1
+  AND client_message_id = $2
+ORDER BY created_at DESC
+LIMIT 1
+"""
+
+
+async def get_session_of_client_message(
+    conn: Executor,
+    *,
+    user_id: uuid.UUID,
+    client_message_id: str | None = None,
+) -> uuid.UUID | None:
+    """The session of the user's latest message with this client message id: where a conversation a client resends whole (the OpenAI-compatible API) goes on."""
+    row = await conn.fetchrow(GET_SESSION_OF_CLIENT_MESSAGE, user_id, client_message_id)
+    if row is None:
+        return None
+    value: uuid.UUID = row[0]
+    return value
 
 
 LIST_LAST_MESSAGES: Final[str] = """\

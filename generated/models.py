@@ -27,6 +27,7 @@ __all__ = [
     "User",
     "UserCredential",
     "UserCredentialKind",
+    "UserIdentity",
 ]
 
 
@@ -92,6 +93,7 @@ class ChatSession(msgspec.Struct, frozen=True):
     last_activity_at: datetime.datetime
     last_accessed_at: datetime.datetime
     last_seq: int
+    client_key: str | None
 
 
 class Document(msgspec.Struct, frozen=True):
@@ -190,3 +192,15 @@ class UserCredential(msgspec.Struct, frozen=True):
     expires_at: datetime.datetime
     revoked_at: datetime.datetime | None
     last_used_at: datetime.datetime | None
+
+
+class UserIdentity(msgspec.Struct, frozen=True):
+    """External identities (issuer and subject) of users: forwarded by a trusted front end, or signed in."""
+
+    issuer: str
+    subject: str
+    user_id: uuid.UUID
+    email: str | None
+    name: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime

@@ -19,6 +19,7 @@ __all__ = [
     "COPY_SESSIONS",
     "CREATE_SESSION",
     "DELETE_SESSION",
+    "ENSURE_KEYED_SESSION",
     "ENSURE_SESSION",
     "GET_SESSION",
     "LIST_EXPIRED_SESSIONS_RETENTION",
@@ -31,6 +32,7 @@ __all__ = [
     "copy_sessions",
     "create_session",
     "delete_session",
+    "ensure_keyed_session",
     "ensure_session",
     "get_session",
     "list_expired_sessions_retention",
@@ -71,7 +73,7 @@ CREATE_SESSION: Final[str] = """\
 -- name: CreateSession :one
 INSERT INTO chat_sessions (user_id, title, metadata)
 VALUES ($1, $2, coalesce($3::jsonb, '{}'))
-RETURNING id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq
+RETURNING id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key
 """
 
 
@@ -103,6 +105,36 @@ async def delete_session(conn: Executor, *, session_id: uuid.UUID, user_id: uuid
     return int(status.rpartition(" ")[2])
 
 
+ENSURE_KEYED_SESSION: Final[str] = """\
+-- name: EnsureKeyedSession :one
+WITH created AS (
+    INSERT INTO chat_sessions (user_id, client_key)
+    VALUES ($1, $2)
+    ON CONFLICT (user_id, client_key) WHERE client_key IS NOT NULL DO NOTHING
+    RETURNING id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key
+)
+SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key FROM created
+UNION ALL
+SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key FROM chat_sessions
+WHERE user_id = $1
+  AND client_key = $2
+LIMIT 1
+"""
+
+
+async def ensure_keyed_session(
+    conn: Executor,
+    *,
+    user_id: uuid.UUID,
+    client_key: str | None = None,
+) -> models.ChatSession | None:
+    """The user's session named by this client key, started with the key when there is none (no row only when a concurrent request started it a moment ago: ask again)."""
+    row = await conn.fetchrow(ENSURE_KEYED_SESSION, user_id, client_key)
+    if row is None:
+        return None
+    return models.ChatSession(*row)
+
+
 ENSURE_SESSION: Final[str] = """\
 -- name: EnsureSession :exec
 INSERT INTO chat_sessions (id, user_id)
@@ -118,7 +150,7 @@ async def ensure_session(conn: Executor, *, session_id: uuid.UUID, user_id: uuid
 
 GET_SESSION: Final[str] = """\
 -- name: GetSession :one
-SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq FROM chat_sessions
+SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key FROM chat_sessions
 WHERE id = $1
   AND user_id = $2
 """
@@ -170,7 +202,7 @@ async def list_expired_sessions_retention(
 
 LIST_SESSIONS: Final[str] = """\
 -- name: ListSessions :many
-SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq FROM chat_sessions
+SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key FROM chat_sessions
 WHERE user_id = $1
   AND (last_activity_at, id) < (
       coalesce($2::timestamptz, 'infinity'),
@@ -231,7 +263,7 @@ SET title = coalesce($1, title),
     metadata = coalesce($2::jsonb, metadata)
 WHERE id = $3
   AND user_id = $4
-RETURNING id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq
+RETURNING id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key
 """
 
 

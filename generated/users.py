@@ -17,14 +17,20 @@ __all__ = [
     "COPY_USERS",
     "CREATE_ANONYMOUS_USER",
     "CREATE_USER",
+    "CREATE_USER_IDENTITY",
     "DELETE_USER",
     "GET_USER",
+    "GET_USER_IDENTITY",
+    "UPDATE_USER_IDENTITY",
     "CopyUsersParams",
     "copy_users",
     "create_anonymous_user",
     "create_user",
+    "create_user_identity",
     "delete_user",
     "get_user",
+    "get_user_identity",
+    "update_user_identity",
 ]
 
 
@@ -90,6 +96,31 @@ async def create_user(
     return models.User(*row)
 
 
+CREATE_USER_IDENTITY: Final[str] = """\
+-- name: CreateUserIdentity :one
+INSERT INTO user_identities (issuer, subject, user_id, email, name)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (issuer, subject) DO NOTHING
+RETURNING issuer, subject, user_id, email, name, created_at, updated_at
+"""
+
+
+async def create_user_identity(
+    conn: Executor,
+    *,
+    issuer: str,
+    subject: str,
+    user_id: uuid.UUID,
+    email: str | None = None,
+    name: str | None = None,
+) -> models.UserIdentity | None:
+    """Records that an external identity names this (new) user; no row when a concurrent request recorded it first."""
+    row = await conn.fetchrow(CREATE_USER_IDENTITY, issuer, subject, user_id, email, name)
+    if row is None:
+        return None
+    return models.UserIdentity(*row)
+
+
 DELETE_USER: Final[str] = """\
 -- name: DeleteUser :execrows
 WITH deleted AS (
@@ -120,3 +151,46 @@ async def get_user(conn: Executor, *, user_id: uuid.UUID) -> models.User | None:
     if row is None:
         return None
     return models.User(*row)
+
+
+GET_USER_IDENTITY: Final[str] = """\
+-- name: GetUserIdentity :one
+SELECT issuer, subject, user_id, email, name, created_at, updated_at FROM user_identities
+WHERE issuer = $1
+  AND subject = $2
+"""
+
+
+async def get_user_identity(
+    conn: Executor,
+    *,
+    issuer: str,
+    subject: str,
+) -> models.UserIdentity | None:
+    """The external identity (issuer and subject), with the user it names and what its issuer last said of it."""
+    row = await conn.fetchrow(GET_USER_IDENTITY, issuer, subject)
+    if row is None:
+        return None
+    return models.UserIdentity(*row)
+
+
+UPDATE_USER_IDENTITY: Final[str] = """\
+-- name: UpdateUserIdentity :exec
+UPDATE user_identities
+SET email = $1,
+    name = $2
+WHERE issuer = $3
+  AND subject = $4
+"""
+
+
+async def update_user_identity(
+    conn: Executor,
+    *,
+    issuer: str,
+    subject: str,
+    email: str | None = None,
+    name: str | None = None,
+) -> None:
+    """Keeps what the issuer says of an identity (email, name) current."""
+    await conn.execute(UPDATE_USER_IDENTITY, email, name, issuer, subject)

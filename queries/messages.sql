@@ -123,6 +123,14 @@ WHERE original.session_id = @session_id
   AND reply.user_id = @user_id
 ORDER BY reply.seq;
 
+-- name: GetSessionOfClientMessage :one
+-- The session of the user's latest message with this client message id: where a conversation a client resends whole (the OpenAI-compatible API) goes on.
+SELECT session_id FROM chat_messages
+WHERE user_id = @user_id
+  AND client_message_id = @client_message_id
+ORDER BY created_at DESC
+LIMIT 1;
+
 -- name: ListLastMessages :many
 -- Lists the last messages of a session, newest first (reverse for display), and records the read at most once a minute, in one statement; pass before_seq to page back.
 WITH touched AS (

@@ -10,6 +10,21 @@ INSERT INTO chat_sessions (id, user_id)
 VALUES (@session_id, @user_id)
 ON CONFLICT (id) DO NOTHING;
 
+-- name: EnsureKeyedSession :one
+-- The user's session named by this client key, started with the key when there is none (no row only when a concurrent request started it a moment ago: ask again).
+WITH created AS (
+    INSERT INTO chat_sessions (user_id, client_key)
+    VALUES (@user_id, @client_key)
+    ON CONFLICT (user_id, client_key) WHERE client_key IS NOT NULL DO NOTHING
+    RETURNING *
+)
+SELECT * FROM created
+UNION ALL
+SELECT * FROM chat_sessions
+WHERE user_id = @user_id
+  AND client_key = @client_key
+LIMIT 1;
+
 -- name: GetSession :one
 -- Returns one of a user's sessions.
 SELECT * FROM chat_sessions

@@ -28,3 +28,24 @@ SELECT pg_notify('credential_revoked', 'user:' || deleted.id::text) FROM deleted
 -- Bulk-imports users (history migrated from another system, benchmark data sets).
 INSERT INTO users (id, email, name, created_at)
 VALUES ($1, $2, $3, $4);
+
+-- name: GetUserIdentity :one
+-- The external identity (issuer and subject), with the user it names and what its issuer last said of it.
+SELECT * FROM user_identities
+WHERE issuer = @issuer
+  AND subject = @subject;
+
+-- name: CreateUserIdentity :one
+-- Records that an external identity names this (new) user; no row when a concurrent request recorded it first.
+INSERT INTO user_identities (issuer, subject, user_id, email, name)
+VALUES (@issuer, @subject, @user_id, sqlc.narg(email), sqlc.narg(name))
+ON CONFLICT (issuer, subject) DO NOTHING
+RETURNING *;
+
+-- name: UpdateUserIdentity :exec
+-- Keeps what the issuer says of an identity (email, name) current.
+UPDATE user_identities
+SET email = sqlc.narg(email),
+    name = sqlc.narg(name)
+WHERE issuer = @issuer
+  AND subject = @subject;

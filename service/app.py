@@ -31,6 +31,7 @@ from .store import Pool
 from .usecases.accounts import Accounts
 from .usecases.answering import RagAnswerer
 from .usecases.chat import ChatTurns
+from .usecases.conversations import Conversations
 from .usecases.credential_cache import CredentialCache
 from .usecases.documents import Documents
 from .usecases.ingestion import Ingestor
@@ -51,6 +52,7 @@ class State(TypedDict):
     answerer: Answerer
     accounts: Accounts
     turns: ChatTurns
+    conversations: Conversations
     documents: Documents
     identity: Identity
     limits: Limits
@@ -121,6 +123,7 @@ async def open_state(
                 lease=datetime.timedelta(seconds=settings.turn_lease_seconds),
                 budget=settings.db_request_budget,
             ),
+            conversations=Conversations(pool),
             documents=Documents(pool, vectors, ingestor, settings, limits),
             identity=TokenIdentity(accounts, settings),
             limits=limits,

@@ -54,10 +54,19 @@ class RetrievalUnavailable(Exception):
     """The vector store cannot be searched: /chat answers 503 rather than guess."""
 
 
+class Sampling(msgspec.Struct, frozen=True, kw_only=True):
+    """What a client asked of the language model's sampling (None: the model's default)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+
 class Question(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     user_id: uuid.UUID | None  # None when the database is down and the caller is unknown
     session_id: uuid.UUID | None
+    sampling: Sampling = Sampling()  # passed to the language model; the extractive one has none
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):

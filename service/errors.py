@@ -9,6 +9,7 @@ without details.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -25,7 +26,7 @@ from .usecases.chat import TurnFailed, TurnInProgress
 from .usecases.documents import UrlRefused
 from .usecases.limits import RateLimited
 
-__all__ = ["ApiError", "ErrorBody", "exception_handlers", "turn_failure"]
+__all__ = ["ApiError", "ErrorBody", "error_for", "exception_handlers", "turn_failure"]
 
 log = logging.getLogger("service")
 
@@ -198,8 +199,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(500, "internal_error", "internal server error"))
 
 
-def exception_handlers() -> dict[Any, ExceptionHandler]:
-    handlers: dict[Any, ExceptionHandler] = {
+HttpHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _handlers() -> dict[type[Exception], HttpHandler]:
+    handlers: dict[type[Exception], HttpHandler] = {
         ApiError: _api_error,
         StoreError: _store_error,
         HTTPException: _http_error,
@@ -213,3 +217,18 @@ def exception_handlers() -> dict[Any, ExceptionHandler]:
     }
     handlers.update(dict.fromkeys(UNAVAILABLE, _database_unavailable))
     return handlers
+
+
+def exception_handlers() -> dict[Any, ExceptionHandler]:
+    return dict(_handlers())
+
+
+async def error_for(request: Request, exc: Exception) -> Response:
+    """The answer the app's exception handlers give ``exc``, for a caller that reshapes it
+    (the OpenAI-compatible routes)."""
+    handlers = _handlers()
+    for kind in type(exc).__mro__:
+        handler = handlers.get(kind)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc  # not an Exception: never reached

@@ -10,11 +10,18 @@ PATCH, DELETE) authenticated by the cookie alone must say where it comes from: i
 ALLOWED_ORIGINS, else 403. A bearer token is never sent by a browser on its own: requests
 that carry one are not checked. The cookie is ``Secure`` when the request came over HTTPS
 (directly, or by ``X-Forwarded-Proto`` from a trusted proxy), or always with COOKIE_SECURE.
+
+A front end that signs its own users in (Open WebUI) may act for them: its request carries
+the front-end key (FRONTEND_API_KEY) as its bearer token, and the user in Open WebUI's
+forwarded headers (``X-OpenWebUI-User-Id``, ``-Email``, ``-Name``), who is then a user of
+ours by that external id. The headers count only with the key; with any other credential
+they are refused (401), so no client can claim to be someone by sending them.
 """
 
 from __future__ import annotations
 
 import copy
+import hmac
 from typing import Protocol
 
 from starlette.requests import Request
@@ -27,6 +34,11 @@ from .usecases.accounts import Accounts, NewUser, Principal
 __all__ = ["Identity", "TokenIdentity", "unauthorized"]
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Open WebUI's forwarded user (ENABLE_FORWARD_USER_INFO_HEADERS), and the issuer its ids get.
+FORWARDED_USER = "x-openwebui-user-id"
+FORWARDED_EMAIL = "x-openwebui-user-email"
+FORWARDED_NAME = "x-openwebui-user-name"
+FRONTEND_ISSUER = "openwebui"
 
 
 class Identity(Protocol):
@@ -57,6 +69,7 @@ class TokenIdentity:
         self._always_secure = settings.cookie_secure
         self._secure = settings.cookie_secure
         self._origins = settings.allowed_origin_set()
+        self._frontend_key = settings.frontend_api_key
 
     def for_request(self, request: Request) -> TokenIdentity:
         secure = self._always_secure or request.url.scheme == "https"
@@ -79,11 +92,47 @@ class TokenIdentity:
 
     async def authenticate(self, request: Request) -> Principal | None:
         token, by_cookie = self._token(request)
+        forwarded = request.headers.get(FORWARDED_USER)
+        if token is not None and not by_cookie and self._is_frontend_key(token):
+            return await self._forwarded_user(request, forwarded)
+        if forwarded is not None:
+            raise unauthorized(
+                "X-OpenWebUI-User-Id is accepted only with the front-end key "
+                "(FRONTEND_API_KEY) as the bearer token"
+            )
         if token is None:
             return None
         if by_cookie and request.method in _WRITES:
             self._check_origin(request)
         return await self._accounts.authenticate(token)
+
+    def _is_frontend_key(self, token: str) -> bool:
+        key = self._frontend_key
+        return key is not None and hmac.compare_digest(token.encode(), key.encode())
+
+    async def _forwarded_user(self, request: Request, subject: str | None) -> Principal:
+        """The front end's user, named by its forwarded headers."""
+        if subject is None or not subject.strip():
+            raise unauthorized(
+                "the front-end key acts for a user: send the user's id in X-OpenWebUI-User-Id"
+            )
+        values = {
+            "X-OpenWebUI-User-Id": subject.strip(),
+            "X-OpenWebUI-User-Email": request.headers.get(FORWARDED_EMAIL),
+            "X-OpenWebUI-User-Name": request.headers.get(FORWARDED_NAME),
+        }
+        for header, value in values.items():
+            limit = 320 if header.endswith("Email") else 255
+            if value is not None and (len(value) > limit or not value.isprintable()):
+                raise unauthorized(
+                    f"header {header}: at most {limit} printable characters", {"header": header}
+                )
+        return await self._accounts.forwarded(
+            FRONTEND_ISSUER,
+            subject.strip(),
+            email=values["X-OpenWebUI-User-Email"] or None,
+            name=values["X-OpenWebUI-User-Name"] or None,
+        )
 
     def _check_origin(self, request: Request) -> None:
         """403 unless the request comes from the service's own origin or an allowed one."""

@@ -7,8 +7,9 @@ from typing import Any
 import msgspec
 
 from .errors import ErrorBody
+from .openai_schemas import ChatCompletionRequest, OpenAIErrorBody
 from .routes import OPERATIONS, Operation
-from .schemas import NO_NUL, ChatRequest, Input
+from .schemas import NO_NUL, NOT_BLANK, ChatRequest, Input
 from .settings import Settings
 
 __all__ = ["openapi_document"]
@@ -82,7 +83,84 @@ def _request_body(kind: type, component: dict[str, Any], settings: Settings) -> 
         for name in ("message", "query"):
             (text,) = (o for o in described["properties"][name]["anyOf"] if o["type"] != "null")
             text["maxLength"] = settings.max_message_chars
+    if kind is ChatCompletionRequest:
+        described["properties"]["model"] = {"type": "string", "enum": [settings.v1_model]}
+        described["properties"]["messages"] = _request(_openai_messages(settings))
+        for name, most in (("max_tokens", None), ("max_completion_tokens", None), ("n", 1)):
+            whole: dict[str, Any] = {"type": "integer", "minimum": 1}
+            if most is not None:
+                whole["maximum"] = most
+            described["properties"][name] = {"anyOf": [whole, {"type": "null"}]}
     return described
+
+
+def _openai_messages(settings: Settings) -> dict[str, Any]:
+    """OpenAI's messages as endpoints.openai reads them: text only from users and the
+    assistant, a user's text at most MAX_MESSAGE_CHARS (each part), and among them a
+    question (a user message with text); other roles' content is not read."""
+    user_text = {"type": "string", "maxLength": settings.max_message_chars}
+    question_text = user_text | {"pattern": NOT_BLANK}
+
+    def parts(text: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "text"],
+                "properties": {"type": {"const": "text"}, "text": text},
+            },
+        }
+
+    def message(role: dict[str, Any], content: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["role"],
+            "properties": {
+                "role": role,
+                "content": {"anyOf": [*content, {"type": "null"}]},
+                "name": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+        }
+
+    any_part = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"type": "string"},
+                "text": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+        },
+    }
+    question = {
+        "type": "object",
+        "required": ["role", "content"],
+        "properties": {
+            "role": {"const": "user"},
+            "content": {
+                "anyOf": [
+                    question_text,
+                    parts(user_text) | {"contains": parts(question_text)["items"]},
+                ]
+            },
+        },
+    }
+    return {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "anyOf": [
+                message({"const": "user"}, [user_text, parts(user_text)]),
+                message({"const": "assistant"}, [{"type": "string"}, parts({"type": "string"})]),
+                message(
+                    {"enum": ["system", "developer", "tool", "function"]},
+                    [{"type": "string"}, any_part],
+                ),
+            ]
+        },
+        "contains": question,
+    }
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -153,12 +231,14 @@ def _operation(
             schema = {"type": "object"} if kind is Any else refs[kind]
             response["content"] = {"application/json": {"schema": schema}}
             if operation.stream and status == 200:
-                response["content"]["text/event-stream"] = {"schema": _EVENT}
+                event = _OPENAI_EVENT if operation.dialect == "openai" else _EVENT
+                response["content"]["text/event-stream"] = {"schema": event}
         described["responses"][str(status)] = response
+    error_body = OpenAIErrorBody if operation.dialect == "openai" else ErrorBody
     for status in _error_statuses(operation):
         described["responses"][str(status)] = {
             "description": _ERRORS[status],
-            "content": {"application/json": {"schema": refs[ErrorBody]}},
+            "content": {"application/json": {"schema": refs[error_body]}},
         }
     return described
 
@@ -172,6 +252,14 @@ _EVENT = {
         "event": {"enum": ["start", "delta", "done", "error"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
+}
+
+# The OpenAI-compatible stream: ``data:`` lines of JSON (chunks, or an error), then
+# ``data: [DONE]``.
+_OPENAI_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "string"}},
 }
 
 _UPLOAD_FORM = {
@@ -197,7 +285,7 @@ _UPLOAD_ENCODING = {
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
     """The OpenAPI 3.1 description of every route (JSON Schema from the msgspec types)."""
-    types: list[type] = [ErrorBody]
+    types: list[type] = [ErrorBody, OpenAIErrorBody]
     for operation in OPERATIONS:
         types += [t for t in (operation.body, operation.query) if t is not None]
         types += [t for t in operation.responses.values() if isinstance(t, type)]
@@ -208,6 +296,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         assert kind is not None
         components[kind.__name__] = _request_body(kind, components[kind.__name__], settings)
     components["JsonValue"] = _JSON_VALUE_SCHEMA
+    for replaced in ("MessageIn", "ContentPart"):  # by _openai_messages
+        components.pop(replaced, None)
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
         described = _operation(operation, refs, components, settings)

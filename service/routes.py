@@ -23,8 +23,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import store
-from .endpoints import auth, chat, documents, ops, sessions
+from .endpoints import auth, chat, documents, openai, ops, sessions
+from .errors import error_for
 from .identity import Identity, unauthorized
+from .openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from .schemas import (
     ChatRequest,
     ChatResponse,
@@ -72,6 +74,8 @@ class Operation:
     database: bool = True  # may answer 503 when PostgreSQL is unreachable
     errors: tuple[int, ...] = ()  # error statuses beyond those the declarations above imply
     rate: tuple[Rate, ...] = ()  # abuse limits checked before the endpoint runs (429)
+    # "openai": errors in OpenAI's shape ({"error": {"message", "type", "param", "code"}})
+    dialect: Literal["native", "openai"] = "native"
 
     @property
     def path_ids(self) -> list[str]:
@@ -190,6 +194,27 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         method="GET",
+        path="/v1/models",
+        endpoint=openai.models,
+        summary="OpenAI-compatible: the one model this service answers as",
+        responses={200: ModelList},
+        dialect="openai",
+    ),
+    Operation(
+        method="POST",
+        path="/v1/chat/completions",
+        endpoint=openai.chat_completions,
+        summary="OpenAI-compatible chat completion: the last message answered as a chat turn, "
+        "stored in the conversation's session",
+        body=ChatCompletionRequest,
+        responses={200: ChatCompletion},
+        stream=True,
+        errors=(404, 409, 502),
+        rate=("chat_turn",),
+        dialect="openai",
+    ),
+    Operation(
+        method="GET",
         path="/health",
         endpoint=ops.health,
         summary="The process is up",
@@ -278,13 +303,22 @@ async def _limit(
 def _dispatch(by_method: dict[str, Operation]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         operation = by_method["GET" if request.method == "HEAD" else request.method]
-        if operation.body is not None and not _multipart(request):
-            # Received before the budget starts: a slow client is not the database's time.
-            await request.body()
-        with store.deadline(request.state.settings.db_request_budget):
-            return await operation.endpoint(request, **await _arguments(operation, request))
+        if operation.dialect == "native":
+            return await _answer(operation, request)
+        try:
+            return await _answer(operation, request)
+        except Exception as error:
+            return openai.as_openai(await error_for(request, error))
 
     return endpoint
+
+
+async def _answer(operation: Operation, request: Request) -> Response:
+    if operation.body is not None and not _multipart(request):
+        # Received before the budget starts: a slow client is not the database's time.
+        await request.body()
+    with store.deadline(request.state.settings.db_request_budget):
+        return await operation.endpoint(request, **await _arguments(operation, request))
 
 
 def routes() -> list[Route]:

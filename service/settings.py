@@ -126,6 +126,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cookie_name: str = "chat_token"
     cookie_secure: bool = False
     anonymous_access: bool = True  # false: /chat without a credential answers 401
+    # A front end's key: with it as the bearer token, the user named in Open WebUI's forwarded
+    # headers (X-OpenWebUI-User-Id, -Email, -Name) is the caller. Unset: no front end may.
+    frontend_api_key: Annotated[str, msgspec.Meta(min_length=16)] | None = None
+    # The model name the OpenAI-compatible API (/v1) lists and answers to.
+    v1_model: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "rag"
     # Writes authenticated by the cookie alone must come from one of these origins
     # (comma-separated "scheme://host[:port]"), or from the service's own.
     allowed_origins: str = ""

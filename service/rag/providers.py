@@ -112,13 +112,19 @@ class ChatCompletions:
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._client = httpx.AsyncClient(timeout=timeout, headers=_headers(api_key))
 
-    async def stream(self, messages: list[dict[str, Any]]) -> AsyncIterator[str | Completion]:
-        """Text pieces, then a Completion with the provider's token counts (None if unknown)."""
+    async def stream(
+        self, messages: list[dict[str, Any]], **sampling: float | int | None
+    ) -> AsyncIterator[str | Completion]:
+        """Text pieces, then a Completion with the provider's token counts (None if unknown).
+
+        ``sampling``: temperature, top_p, max_tokens, ... as the API names them; None: unset.
+        """
         body = {
             "model": self.model,
             "messages": messages,
             "stream": True,
             "stream_options": {"include_usage": True},
+            **{name: value for name, value in sampling.items() if value is not None},
         }
         usage: _Usage | None = None
         try:

@@ -50,7 +50,7 @@ from .documents import (
 )
 from .errors import UNAVAILABLE, Conflict, InvalidInput, NotFound, StoreError
 from .limits import RateCount, hit_rate_limit, purge_expired_rate_limits
-from .messages import MessagePage, list_messages, recent_messages
+from .messages import MessagePage, list_messages, recent_messages, session_of_client_message
 from .retention import list_expired_sessions, purge_expired_sessions
 from .revocations import RevocationFeed, Revoked
 from .sessions import (
@@ -59,6 +59,7 @@ from .sessions import (
     delete_session,
     ensure_session,
     get_session,
+    keyed_session,
     list_sessions,
     update_session,
 )
@@ -72,7 +73,7 @@ from .turns import (
     start_chat_turn,
 )
 from .tx import Connection, Db, Pool, exec_statement, exec_tx
-from .users import create_anonymous_user, create_user, delete_user
+from .users import create_anonymous_user, create_user, delete_user, identified_user
 
 __all__ = [
     "UNAVAILABLE",
@@ -128,8 +129,10 @@ __all__ = [
     "get_document_for_worker",
     "get_session",
     "hit_rate_limit",
+    "identified_user",
     "init_connection",
     "issue_credential",
+    "keyed_session",
     "list_completed_documents",
     "list_documents",
     "list_expired_sessions",
@@ -144,6 +147,7 @@ __all__ = [
     "requeue_document",
     "restart_chat_turn",
     "revoke_credential",
+    "session_of_client_message",
     "start_chat_turn",
     "start_document",
     "update_session",

@@ -63,3 +63,15 @@ async def recent_messages(
         ),
         attempts=1,
     )
+
+
+async def session_of_client_message(
+    db: Db, user_id: uuid.UUID, client_message_id: str
+) -> uuid.UUID | None:
+    """The session of the user's latest message with this client message id, if any."""
+    return await exec_statement(
+        db,
+        lambda conn: messages.get_session_of_client_message(
+            conn, user_id=user_id, client_message_id=client_message_id
+        ),
+    )

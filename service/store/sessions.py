@@ -21,6 +21,7 @@ __all__ = [
     "delete_session",
     "ensure_session",
     "get_session",
+    "keyed_session",
     "list_sessions",
     "update_session",
 ]
@@ -56,6 +57,23 @@ async def ensure_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> N
     await exec_statement(
         db, lambda conn: sessions.ensure_session(conn, session_id=session_id, user_id=user_id)
     )
+
+
+async def keyed_session(db: Db, user_id: uuid.UUID, client_key: str) -> models.ChatSession:
+    """The user's session named by the client's own key, started (with the key) the first time.
+
+    Keys are the user's: the same key from another user names another session."""
+
+    async def work(conn: Connection) -> models.ChatSession:
+        for _ in range(2):  # the second time sees the session a concurrent request started
+            found = await sessions.ensure_keyed_session(
+                conn, user_id=user_id, client_key=client_key
+            )
+            if found is not None:
+                return found
+        raise RuntimeError("a keyed session was neither found nor started")
+
+    return await exec_statement(db, work)
 
 
 async def get_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> models.ChatSession:

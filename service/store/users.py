@@ -7,9 +7,9 @@ import uuid
 from generated import audit, models, users
 
 from .errors import NotFound
-from .tx import Connection, Db, exec_tx
+from .tx import Connection, Db, exec_statement, exec_tx
 
-__all__ = ["create_anonymous_user", "create_user", "delete_user"]
+__all__ = ["create_anonymous_user", "create_user", "delete_user", "identified_user"]
 
 
 async def create_user(
@@ -54,6 +54,54 @@ async def delete_user(db: Db, user_id: uuid.UUID, *, request_id: str | None = No
         )
 
     await exec_tx(db, work)
+
+
+async def identified_user(
+    db: Db,
+    issuer: str,
+    subject: str,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    request_id: str | None = None,
+) -> uuid.UUID:
+    """The user an external identity names: created with it the first time; what the issuer
+    says of it (email, name) kept current. One statement when nothing changed."""
+    identity = await exec_statement(
+        db, lambda conn: users.get_user_identity(conn, issuer=issuer, subject=subject)
+    )
+    if identity is not None:
+        if (identity.email, identity.name) != (email, name):
+            await exec_statement(
+                db,
+                lambda conn: users.update_user_identity(
+                    conn, issuer=issuer, subject=subject, email=email, name=name
+                ),
+            )
+        return identity.user_id
+
+    async def work(conn: Connection) -> uuid.UUID | None:
+        user = await users.create_user(conn, email=None, name=name)
+        assert user is not None  # INSERT ... RETURNING always returns the row
+        created = await users.create_user_identity(
+            conn, issuer=issuer, subject=subject, user_id=user.id, email=email, name=name
+        )
+        if created is None:  # a concurrent request recorded it first: keep its user
+            raise _RecordedMeanwhile
+        await _audit_created(conn, user, request_id)
+        return user.id
+
+    try:
+        created_id = await exec_tx(db, work)
+    except _RecordedMeanwhile:
+        created_id = None
+    if created_id is not None:
+        return created_id
+    return await identified_user(db, issuer, subject, email=email, name=name)
+
+
+class _RecordedMeanwhile(Exception):
+    """Rolls back a user created for an identity another request recorded first."""
 
 
 async def _audit_created(conn: Connection, user: models.User, request_id: str | None) -> None:

@@ -64,6 +64,13 @@ class Accounts:
             cache.put(token, credential, generation=generation)
         return Principal(credential.user_id, credential.id)
 
+    async def forwarded(
+        self, issuer: str, subject: str, *, email: str | None, name: str | None
+    ) -> Principal:
+        """The user a trusted front end acts for: known by its id there, made the first time."""
+        user_id = await store.identified_user(self._db, issuer, subject, email=email, name=name)
+        return Principal(user_id, None)
+
     async def create_anonymous(self, *, request_id: str | None) -> NewUser:
         """A new anonymous user and the credential that identifies them from now on."""
         issued = await store.create_anonymous_account(self._db, ttl=self.ttl, request_id=request_id)

@@ -150,7 +150,13 @@ class RagAnswerer:
         ]
         pieces: list[str] = []
         completion = Completion(None, None)
-        async for item in self.llm.stream(messages):
+        sampling = question.sampling
+        async for item in self.llm.stream(
+            messages,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+        ):
             if isinstance(item, Completion):
                 completion = item
             else:

@@ -34,6 +34,7 @@ from ..domain import (
     Citation,
     Question,
     RetrievalUnavailable,
+    Sampling,
     Usage,
     answer,
     estimate_tokens,
@@ -78,8 +79,10 @@ class Ask(msgspec.Struct, frozen=True, kw_only=True):
     """A question as a client asks it."""
 
     text: str
-    session_id: uuid.UUID | None = None  # None: start a session
+    session_id: uuid.UUID | None = None  # None: start a session (or the session_key's)
+    session_key: str | None = None  # the client's own name for the session, per user
     client_message_id: str | None = None  # the same id again replays the turn
+    sampling: Sampling = Sampling()
 
 
 class Turn(msgspec.Struct, frozen=True):
@@ -212,7 +215,7 @@ class ChatTurns:
             return await self._store(caller, ask, request_id=request_id)
         except store.UNAVAILABLE as error:
             log.warning("chat turn not saved, database unavailable: %s", type(error).__name__)
-            question = Question(text=ask.text, user_id=None, session_id=None)
+            question = Question(text=ask.text, user_id=None, session_id=None, sampling=ask.sampling)
             return Turn(question, None, None)
 
     async def answer(self, turn: Turn) -> TurnResult:
@@ -271,6 +274,8 @@ class ChatTurns:
             new_user = await self._accounts.create_anonymous(request_id=request_id)
             caller = new_user.principal
         session_id = ask.session_id
+        if session_id is None and ask.session_key is not None:
+            session_id = (await store.keyed_session(self._db, caller.user_id, ask.session_key)).id
         if session_id is None:
             if ask.client_message_id is not None:
                 name = f"{caller.user_id}:{ask.client_message_id}"
@@ -291,7 +296,9 @@ class ChatTurns:
             )
             if restarted is not None:  # the first answer cannot arrive: answer it again
                 stored = store.ChatTurn(stored.user_message, restarted, replayed=False)
-        question = Question(text=ask.text, user_id=caller.user_id, session_id=session_id)
+        question = Question(
+            text=ask.text, user_id=caller.user_id, session_id=session_id, sampling=ask.sampling
+        )
         return Turn(question, stored, new_user)
 
     async def _complete(self, turn: Turn, result: Answer) -> TurnResult:
