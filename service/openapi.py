@@ -86,7 +86,12 @@ def _request_body(kind: type, component: dict[str, Any], settings: Settings) -> 
     if kind is ChatCompletionRequest:
         described["properties"]["model"] = {"type": "string", "enum": [settings.v1_model]}
         described["properties"]["messages"] = _request(_openai_messages(settings))
-        for name, most in (("max_tokens", None), ("max_completion_tokens", None), ("n", 1)):
+        counts: tuple[tuple[str, int | None], ...] = (
+            ("max_tokens", None),
+            ("max_completion_tokens", None),
+            ("n", 1),
+        )
+        for name, most in counts:
             whole: dict[str, Any] = {"type": "integer", "minimum": 1}
             if most is not None:
                 whole["maximum"] = most
