@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from . import store
 from .connections import open_pool, open_vectors
 from .domain import Answerer
+from .endpoints import pages
 from .errors import exception_handlers
 from .identity import Identity, TokenIdentity
 from .middleware import BodyLimit, ForwardedClient, RequestContext
@@ -186,7 +187,8 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
                 gc.unfreeze()  # what this app held can be collected once it is gone
 
     app = Starlette(
-        routes=routes(),
+        # The API's routes, and beside them the web pages (/, /docs: not API operations).
+        routes=[*routes(), *pages.routes()],
         middleware=[
             # First: everything after it sees the client and scheme a trusted proxy forwarded.
             Middleware(ForwardedClient, trusted_proxies=settings.trusted_proxy_list()),

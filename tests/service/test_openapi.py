@@ -311,6 +311,16 @@ def test_successful_answers_of_every_operation_match_the_description(
     call("GET", "/documents/{document_id}", 200, path_parameters={"document_id": document["id"]})
     call("DELETE", "/documents/{document_id}", 204, path_parameters={"document_id": document["id"]})
     call("DELETE", "/sessions/{session_id}", 204, path_parameters={"session_id": created["id"]})
+    call("GET", "/v1/models", 200)
+    conversation: list[dict[str, Any]] = [{"role": "user", "content": "what is a cursor?"}]
+    first = call(
+        "POST", "/v1/chat/completions", 200, body={"model": "rag", "messages": conversation}
+    )
+    conversation += [
+        {"role": "assistant", "content": first["choices"][0]["message"]["content"]},
+        {"role": "user", "content": [{"type": "text", "text": "and a page?"}]},
+    ]
+    call("POST", "/v1/chat/completions", 200, body={"model": "rag", "messages": conversation})
     call("GET", "/health", 200)
     call("GET", "/ready", 200)
     call("GET", "/openapi.json", 200)
@@ -323,6 +333,10 @@ def _fits(document: dict[str, Any], schema: dict[str, Any], value: Any) -> bool:
     root = {**schema, "components": document["components"]}
     return bool(jsonschema_rs.validator_for(root, validate_formats=True).is_valid(value))
 
+
+USER = {"role": "user", "content": "hi"}
+ASSISTANT = {"role": "assistant", "content": "hello"}
+BLANK = {"role": "user", "content": " \n"}
 
 # Requests the server once refused while the description allowed them (or the reverse), and
 # their neighbours: (method, path, JSON body or query parameters, whether the server takes it).
@@ -358,6 +372,28 @@ EDGES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("GET", "/sessions/{session_id}/messages", {"before": "0"}, False),
     ("GET", "/history/{session_id}", {"before": "999999999999999999"}, True),
     ("GET", "/history/{session_id}", {"before": "W10"}, False),
+    # OpenAI's requests: the question is the last user message with text.
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [USER]}, True),
+    ("POST", "/v1/chat/completions", {"model": "gpt-4o", "messages": [USER]}, False),
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [USER, ASSISTANT]}, True),
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [ASSISTANT]}, False),
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [USER, BLANK]}, True),
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [BLANK]}, False),
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [USER], "n": 2}, False),
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [USER], "max_tokens": 5.0}, True),
+    (
+        "POST",
+        "/v1/chat/completions",
+        {"model": "rag", "messages": [USER], "max_tokens": 5.5},
+        False,
+    ),
+    ("POST", "/v1/chat/completions", {"model": "rag", "messages": [USER], "seed": 1}, True),
+    (
+        "POST",
+        "/v1/chat/completions",
+        {"model": "rag", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+        False,
+    ),
 ]
 
 
