@@ -160,7 +160,13 @@ async def _turn_in_progress(request: Request, exc: Exception) -> Response:
 
 async def _invalid_credential(request: Request, exc: Exception) -> Response:
     headers = {"WWW-Authenticate": "Bearer"}
-    return error_response(ApiError(401, "unauthorized", str(exc), headers=headers))
+    response = error_response(ApiError(401, "unauthorized", str(exc), headers=headers))
+    identity = getattr(request.state, "identity", None)
+    if identity is not None and "authorization" not in request.headers:
+        # The cookie named no one (expired, revoked): a page cannot remove an HttpOnly
+        # cookie itself, and would otherwise send it, and be refused, until it expires.
+        identity.forget(response)
+    return response
 
 
 async def _unsupported_document(request: Request, exc: Exception) -> Response:

@@ -521,3 +521,21 @@ def test_logging_out_with_the_cookie_revokes_it_and_clears_it(
     assert client.cookies.get(settings.cookie_name) is None
     response = client.get("/sessions", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+def test_a_cookie_that_names_no_one_is_cleared_with_the_401(
+    client: TestClient, settings: Settings
+) -> None:
+    """A browser holding a revoked or expired cookie is not stuck with it: the page cannot
+    remove an HttpOnly cookie, so the 401 does."""
+    token = client.post("/chat", json={"message": "hi"}).json()["token"]
+    revoked = client.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert revoked.status_code == 204
+    client.cookies.set(settings.cookie_name, token)
+
+    refused = client.get("/sessions")
+
+    assert refused.status_code == 401
+    cleared = refused.headers["set-cookie"]
+    assert cleared.startswith(f'{settings.cookie_name}=""')
+    assert "Max-Age=0" in cleared
