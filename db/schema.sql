@@ -78,6 +78,40 @@ $$;
 COMMENT ON FUNCTION public.set_updated_at() IS 'BEFORE UPDATE trigger: sets updated_at to now().';
 
 
+--
+-- Name: uuid_v7(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.uuid_v7() RETURNS uuid
+    LANGUAGE sql PARALLEL SAFE
+    AS $$
+    SELECT encode(
+        set_bit(
+            set_bit(
+                overlay(
+                    uuid_send(gen_random_uuid())
+                    PLACING substring(
+                        int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+                        FROM 3
+                    )
+                    FROM 1 FOR 6
+                ),
+                52, 1
+            ),
+            53, 1
+        ),
+        'hex'
+    )::uuid
+    $$;
+
+
+--
+-- Name: FUNCTION uuid_v7(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.uuid_v7() IS 'A time-ordered UUID (version 7, RFC 9562) with millisecond precision.';
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -126,7 +160,7 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 --
 
 CREATE TABLE public.chat_messages (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT public.uuid_v7() NOT NULL,
     session_id uuid NOT NULL,
     user_id uuid NOT NULL,
     seq bigint NOT NULL,
@@ -168,7 +202,7 @@ COMMENT ON TABLE public.chat_messages IS 'The totally ordered messages of a sess
 --
 
 CREATE TABLE public.chat_sessions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT public.uuid_v7() NOT NULL,
     user_id uuid NOT NULL,
     title text,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
@@ -196,7 +230,7 @@ COMMENT ON TABLE public.chat_sessions IS 'Conversations, each owned by exactly o
 --
 
 CREATE TABLE public.document_chunks (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT public.uuid_v7() NOT NULL,
     document_id uuid NOT NULL,
     owner_id uuid,
     chunk_index integer NOT NULL,
@@ -870,4 +904,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261202030100'),
     ('20261202030200'),
     ('20261202030300'),
-    ('20261202030400');
+    ('20261202030400'),
+    ('20261202050000');
