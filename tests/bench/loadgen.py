@@ -13,16 +13,21 @@ end are cancelled and not counted.
 Usage::
 
     python -m tests.bench.loadgen --requests FILE [--connections 32] [--duration 10]
-        [--warmup 2] [--timeout 5]
+        [--warmup 2] [--timeout 5] [--cpu NAME=PID ...]
 
 FILE holds ``{"host": "127.0.0.1", "port": 8123, "requests": [{"method": "GET", "path":
 "/x?limit=10", "headers": {"authorization": "Bearer ..."}, "body": null}, ...]}``; a
 non-null body is sent as JSON. One JSON object is printed to stdout::
 
     {"requests": N, "duration": s, "rps": N / s, "status": {"200": n}, "errors":
-     {"TimeoutError": n}, "reconnects": n, "latency_ms": {"p50", "p95", "p99", "max", "mean"}}
+     {"TimeoutError": n}, "reconnects": n, "latency_ms": {"p50", "p95", "p99", "max", "mean"},
+     "cpu_seconds": {"NAME": s}}
 
 Percentiles are nearest-rank over all recorded latencies, null when nothing completed.
+``cpu_seconds`` holds, for each ``--cpu NAME=PID``, the CPU time (user + system) that the
+process PID and its descendants used during the measured phase, read from /proc at the
+instants the clock starts and stops (``stats.process_tree_cpu_seconds``): what the server
+spent on the requests counted.
 ``run_load`` is the same run as a coroutine, for tests.
 
 Plain asyncio streams rather than an HTTP client library: the libraries spend so much CPU
@@ -37,10 +42,12 @@ import importlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
+
+from .stats import process_tree_cpu_seconds
 
 # Without a pause, a refused connect fails in microseconds and the workers would spin the
 # CPU that the (restarting or dying) server needs; the attempts still count as errors.
@@ -70,6 +77,7 @@ class LoadResult(TypedDict):
     errors: dict[str, int]
     reconnects: int
     latency_ms: Latency
+    cpu_seconds: dict[str, float]
 
 
 class EncodedRequest(NamedTuple):
@@ -321,7 +329,7 @@ def _latency_ms(latencies: list[float]) -> Latency:
     return Latency(p50=p50, p95=p95, p99=p99, max=ms(ordered[-1]), mean=mean)
 
 
-def _result(recorder: _Recorder, elapsed: float) -> LoadResult:
+def _result(recorder: _Recorder, elapsed: float, cpu_seconds: dict[str, float]) -> LoadResult:
     completed = len(recorder.latencies)
     return LoadResult(
         requests=completed,
@@ -331,6 +339,7 @@ def _result(recorder: _Recorder, elapsed: float) -> LoadResult:
         errors=dict(sorted(recorder.errors.items())),
         reconnects=recorder.reconnects,
         latency_ms=_latency_ms(recorder.latencies),
+        cpu_seconds=cpu_seconds,
     )
 
 
@@ -341,8 +350,10 @@ async def run_load(
     duration: float,
     warmup: float,
     timeout: float,  # noqa: ASYNC109
+    cpu_pids: Mapping[str, int] | None = None,
 ) -> LoadResult:
-    """Run the load described by ``spec`` and return what the measured phase recorded.
+    """Run the load described by ``spec`` and return what the measured phase recorded,
+    with the CPU time each process tree of ``cpu_pids`` (name -> root pid) used in it.
 
     Ends at ``warmup + duration + timeout`` at the latest: in-flight requests are
     cancelled when the measured phase ends, and the workers get ``timeout`` to wind down.
@@ -358,14 +369,21 @@ async def run_load(
     ]
     try:
         await asyncio.sleep(warmup)
+        cpu_before = _cpu(cpu_pids or {})
         recorder.recording = True
         started = time.perf_counter()
         await asyncio.sleep(duration)
         recorder.recording = False
         elapsed = time.perf_counter() - started
+        cpu_after = _cpu(cpu_pids or {})
     finally:
         await _stop(tasks, timeout)
-    return _result(recorder, elapsed)
+    used = {name: round(cpu_after[name] - cpu_before[name], 3) for name in cpu_before}
+    return _result(recorder, elapsed, used)
+
+
+def _cpu(pids: Mapping[str, int]) -> dict[str, float]:
+    return {name: process_tree_cpu_seconds(pid) for name, pid in pids.items()}
 
 
 # --- command line -----------------------------------------------------------------------
@@ -391,13 +409,30 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds first")
     parser.add_argument("--timeout", type=float, default=5.0, help="per request, seconds")
+    parser.add_argument(
+        "--cpu",
+        action="append",
+        default=[],
+        type=_named_pid,
+        metavar="NAME=PID",
+        help="report the CPU time process PID and its descendants use in the measured phase",
+    )
     return parser.parse_args(argv)
+
+
+def _named_pid(text: str) -> tuple[str, int]:
+    name, equals, pid = text.partition("=")
+    if not name or not equals or not pid.isdigit():
+        raise argparse.ArgumentTypeError(f"expected NAME=PID, got {text!r}")
+    return name, int(pid)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse_args(argv)
     spec = json.loads(args.requests.read_text(encoding="utf-8"))
-    load = run_load(spec, args.connections, args.duration, args.warmup, args.timeout)
+    load = run_load(
+        spec, args.connections, args.duration, args.warmup, args.timeout, dict(args.cpu)
+    )
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         result = runner.run(load)
     print(json.dumps(result))

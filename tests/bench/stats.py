@@ -1,4 +1,5 @@
-"""Measurements and the tables that print them: ops/s, p50/p95/p99, ratio to a baseline."""
+"""Measurements and the tables that print them: ops/s, p50/p95/p99, ratio to a baseline,
+and the CPU time a process tree has used (from Linux's /proc)."""
 
 from __future__ import annotations
 
@@ -108,6 +109,55 @@ def table(title: str, rows: Sequence[Row], *, extra: str = "") -> str:
             cells.append(row.note)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its descendants (uvicorn's worker
+    processes, PostgreSQL's backends), read from /proc/<pid>/stat (Linux).
+
+    Each process counts its own time and that of the children it has reaped, so a
+    descendant that ends between two readings (an autovacuum worker) is still counted once
+    its parent has waited for it. ProcessLookupError when ``pid`` is not running.
+    """
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                line = stat.read()
+        except OSError:  # exited since the directory was listed
+            continue
+        fields = _stat_fields(line)
+        process = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(process)  # field 4: ppid
+        # Fields 14 to 17: utime, stime, and cutime, cstime (of the children it reaped).
+        ticks[process] = sum(int(value) for value in fields[11:15])
+    if pid not in ticks:
+        raise ProcessLookupError(pid)
+    tree, frontier = [pid], [pid]
+    while frontier:
+        found = children.get(frontier.pop(), [])
+        tree.extend(found)
+        frontier.extend(found)
+    return sum(ticks[process] for process in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def parent_pid(pid: int) -> int:
+    """The parent of process ``pid`` (Linux /proc); ProcessLookupError when it is not running."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            line = stat.read()
+    except FileNotFoundError:
+        raise ProcessLookupError(pid) from None
+    return int(_stat_fields(line)[1])
+
+
+def _stat_fields(line: bytes) -> list[bytes]:
+    """The fields of a /proc/<pid>/stat line from field 3 (state) on, at index 0: the command
+    name before them (field 2) may hold spaces and parentheses."""
+    return line[line.rindex(b")") + 2 :].split()
 
 
 def versions(*packages: str) -> str:

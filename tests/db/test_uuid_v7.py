@@ -24,8 +24,9 @@ async def test_uuid_v7_is_a_version_7_uuid_of_the_current_millisecond(pool: stor
     stamped = datetime.datetime.fromtimestamp(milliseconds / 1000, datetime.UTC)
     assert before - datetime.timedelta(milliseconds=1) <= stamped <= after
     # The random part is random: two in one statement differ.
-    first, second = await pool.fetchrow("SELECT uuid_v7(), uuid_v7()")
-    assert first != second
+    row = await pool.fetchrow("SELECT uuid_v7(), uuid_v7()")
+    assert row is not None
+    assert row[0] != row[1]
 
 
 async def test_keys_made_in_later_milliseconds_sort_later(pool: store.Pool) -> None:
