@@ -77,6 +77,9 @@ def run(app: str, *, host: str, port: int, workers: int, sock: socket.socket | N
         # uvicorn's own default trusts them from loopback, which would let a local client pick
         # the address its rate limits count against.
         proxy_headers=False,
+        # uvicorn restarts a worker that does not answer its supervisor within this, import
+        # and startup included: 5 s (its default) killed workers starting on a loaded host.
+        timeout_worker_healthcheck=30,
     )
     sockets = [listening_socket(host, port) if sock is None else sock]
     if workers == 1:
