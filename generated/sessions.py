@@ -21,6 +21,7 @@ __all__ = [
     "DELETE_SESSION",
     "ENSURE_KEYED_SESSION",
     "ENSURE_SESSION",
+    "GET_KEYED_SESSION",
     "GET_SESSION",
     "LIST_EXPIRED_SESSIONS_RETENTION",
     "LIST_SESSIONS",
@@ -34,6 +35,7 @@ __all__ = [
     "delete_session",
     "ensure_keyed_session",
     "ensure_session",
+    "get_keyed_session",
     "get_session",
     "list_expired_sessions_retention",
     "list_sessions",
@@ -146,6 +148,27 @@ ON CONFLICT (id) DO NOTHING
 async def ensure_session(conn: Executor, *, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Starts a session with a caller-chosen id unless it exists: a retried first chat turn finds the session its first attempt made."""
     await conn.execute(ENSURE_SESSION, session_id, user_id)
+
+
+GET_KEYED_SESSION: Final[str] = """\
+-- name: GetKeyedSession :one
+SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key FROM chat_sessions
+WHERE user_id = $1
+  AND client_key = $2
+"""
+
+
+async def get_keyed_session(
+    conn: Executor,
+    *,
+    user_id: uuid.UUID,
+    client_key: str | None = None,
+) -> models.ChatSession | None:
+    """Returns the user's session named by this client key, if the key has started one."""
+    row = await conn.fetchrow(GET_KEYED_SESSION, user_id, client_key)
+    if row is None:
+        return None
+    return models.ChatSession(*row)
 
 
 GET_SESSION: Final[str] = """\

@@ -19,6 +19,7 @@ __all__ = [
     "CREATE_USER",
     "CREATE_USER_IDENTITY",
     "DELETE_USER",
+    "ENSURE_ANONYMOUS_USER",
     "GET_USER",
     "GET_USER_IDENTITY",
     "UPDATE_USER_IDENTITY",
@@ -28,6 +29,7 @@ __all__ = [
     "create_user",
     "create_user_identity",
     "delete_user",
+    "ensure_anonymous_user",
     "get_user",
     "get_user_identity",
     "update_user_identity",
@@ -136,6 +138,23 @@ async def delete_user(conn: Executor, *, user_id: uuid.UUID) -> int:
     """Deletes a user and, by cascade, everything the user owns; the service processes that cache credentials (LISTEN credential_revoked) drop the user's, once the transaction commits."""
     status = await conn.execute(DELETE_USER, user_id)
     return int(status.rpartition(" ")[2])
+
+
+ENSURE_ANONYMOUS_USER: Final[str] = """\
+-- name: EnsureAnonymousUser :one
+INSERT INTO users (id, is_anonymous)
+VALUES ($1, true)
+ON CONFLICT (id) DO NOTHING
+RETURNING id, email, name, is_anonymous, created_at, updated_at
+"""
+
+
+async def ensure_anonymous_user(conn: Executor, *, user_id: uuid.UUID) -> models.User | None:
+    """Creates the anonymous user with this id unless it exists (the user a legacy session key stands for, its id derived from the key); no row when it existed."""
+    row = await conn.fetchrow(ENSURE_ANONYMOUS_USER, user_id)
+    if row is None:
+        return None
+    return models.User(*row)
 
 
 GET_USER: Final[str] = """\

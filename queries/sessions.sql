@@ -25,6 +25,12 @@ WHERE user_id = @user_id
   AND client_key = @client_key
 LIMIT 1;
 
+-- name: GetKeyedSession :one
+-- Returns the user's session named by this client key, if the key has started one.
+SELECT * FROM chat_sessions
+WHERE user_id = @user_id
+  AND client_key = @client_key;
+
 -- name: GetSession :one
 -- Returns one of a user's sessions.
 SELECT * FROM chat_sessions

@@ -4,6 +4,13 @@ INSERT INTO users (is_anonymous)
 VALUES (true)
 RETURNING *;
 
+-- name: EnsureAnonymousUser :one
+-- Creates the anonymous user with this id unless it exists (the user a legacy session key stands for, its id derived from the key); no row when it existed.
+INSERT INTO users (id, is_anonymous)
+VALUES (@user_id, true)
+ON CONFLICT (id) DO NOTHING
+RETURNING *;
+
 -- name: CreateUser :one
 -- Creates a registered user.
 INSERT INTO users (email, name)

@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
 from . import store
 from .connections import open_pool, open_vectors
@@ -158,6 +159,27 @@ async def _credential_cache(settings: Settings, stack: AsyncExitStack) -> Creden
     return cache
 
 
+def _cors(settings: Settings) -> list[Middleware]:
+    """Cross-origin calls from ALLOWED_ORIGINS (a chat widget on another site), credentials
+    included: each listed origin is answered by name, never ``*``; preflights are answered
+    here. None without ALLOWED_ORIGINS. Before the body limit and the routes, so that their
+    errors are readable cross-origin too."""
+    origins = sorted(settings.allowed_origin_set())
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Session-Id"],
+            expose_headers=["Retry-After", "X-Request-ID", "X-Session-Id"],
+            max_age=600,
+        )
+    ]
+
+
 def create_app(settings: Settings | None = None, *, answerer: Answerer | None = None) -> Starlette:
     """The app; ``uvicorn --factory service.app:create_app`` reads settings from the environment."""
     settings = load_settings() if settings is None else settings
@@ -193,6 +215,7 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
             # First: everything after it sees the client and scheme a trusted proxy forwarded.
             Middleware(ForwardedClient, trusted_proxies=settings.trusted_proxy_list()),
             Middleware(RequestContext),
+            *_cors(settings),
             Middleware(
                 BodyLimit,
                 max_body_bytes=settings.max_body_bytes,

@@ -67,6 +67,14 @@ class Question(msgspec.Struct, frozen=True, kw_only=True):
     user_id: uuid.UUID | None  # None when the database is down and the caller is unknown
     session_id: uuid.UUID | None
     sampling: Sampling = Sampling()  # passed to the language model; the extractive one has none
+    # Text the reader selected in the page the question is asked from (the legacy ``context``
+    # of /chat): retrieval searches with it, and the language model is shown it.
+    context: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What retrieval searches for: the question, and the reader's selection if any."""
+        return self.text if not self.context else f"{self.text}\n\n{self.context}"
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,7 +9,9 @@ PATCH, DELETE) authenticated by the cookie alone must say where it comes from: i
 ``Origin`` (or, without one, its ``Referer``) must be the service's own origin or one of
 ALLOWED_ORIGINS, else 403. A bearer token is never sent by a browser on its own: requests
 that carry one are not checked. The cookie is ``Secure`` when the request came over HTTPS
-(directly, or by ``X-Forwarded-Proto`` from a trusted proxy), or always with COOKIE_SECURE.
+(directly, or by ``X-Forwarded-Proto`` from a trusted proxy), or always with COOKIE_SECURE;
+its SameSite is COOKIE_SAMESITE (lax; none for a widget on another site). A browser on one of
+ALLOWED_ORIGINS may also call the API cross-origin (CORS, ``app``): the same list passes here.
 
 A front end that signs its own users in (Open WebUI) may act for them: its request carries
 the front-end key (FRONTEND_API_KEY) as its bearer token, and the user in Open WebUI's
@@ -68,6 +70,7 @@ class TokenIdentity:
         self._cookie = settings.cookie_name
         self._always_secure = settings.cookie_secure
         self._secure = settings.cookie_secure
+        self._same_site = settings.cookie_same_site()
         self._origins = settings.allowed_origin_set()
         self._frontend_key = settings.frontend_api_key
 
@@ -165,8 +168,10 @@ class TokenIdentity:
             max_age=int(self._accounts.ttl.total_seconds()),
             httponly=True,
             secure=self._secure,
-            samesite="lax",
+            samesite=self._same_site,
         )
 
     def forget(self, response: Response) -> None:
-        response.delete_cookie(self._cookie, httponly=True, secure=self._secure, samesite="lax")
+        response.delete_cookie(
+            self._cookie, httponly=True, secure=self._secure, samesite=self._same_site
+        )

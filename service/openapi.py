@@ -9,7 +9,7 @@ import msgspec
 from .errors import ErrorBody
 from .openai_schemas import ChatCompletionRequest, OpenAIErrorBody
 from .routes import OPERATIONS, Operation
-from .schemas import NO_NUL, NOT_BLANK, ChatRequest, Input
+from .schemas import NO_NUL, NOT_BLANK, SESSION_NAME_SCHEMA, ChatRequest, Input
 from .settings import Settings
 
 __all__ = ["openapi_document"]
@@ -79,10 +79,22 @@ def _request_body(kind: type, component: dict[str, Any], settings: Settings) -> 
     described: dict[str, Any] = _request(
         component | (kind.rules if issubclass(kind, Input) else {})
     )
-    if kind is ChatRequest:  # the question's length is a setting (MAX_MESSAGE_CHARS)
-        for name in ("message", "query"):
+    if kind is ChatRequest:  # the lengths of the question and the selection are settings
+        limits = {
+            "message": settings.max_message_chars,
+            "query": settings.max_message_chars,
+            "context": settings.max_context_chars,
+        }
+        for name, length in limits.items():
             (text,) = (o for o in described["properties"][name]["anyOf"] if o["type"] != "null")
-            text["maxLength"] = settings.max_message_chars
+            text["maxLength"] = length
+        (selection,) = (
+            o for o in described["properties"]["context"]["anyOf"] if o["type"] != "null"
+        )
+        selection["description"] = (
+            "legacy: the text the reader selected in the page the question is asked from; "
+            "retrieval searches with it and the language model is shown it"
+        )
     if kind is ChatCompletionRequest:
         described["properties"]["model"] = {"type": "string", "enum": [settings.v1_model]}
         described["properties"]["messages"] = _request(_openai_messages(settings))
@@ -198,6 +210,10 @@ def _page_size(settings: Settings) -> dict[str, Any]:
     return {"name": "limit", "in": "query", "required": False, "schema": schema}
 
 
+# A path parameter that names a session as chat widgets do (Operation.keys).
+_SESSION_NAME = {"type": "string", "minLength": 1, "maxLength": 255, **SESSION_NAME_SCHEMA}
+
+
 def _operation(
     operation: Operation, refs: dict[type, Any], components: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
@@ -206,7 +222,11 @@ def _operation(
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "format": "uuid"},
+            "schema": (
+                dict(_SESSION_NAME)
+                if name in operation.keys
+                else {"type": "string", "format": "uuid"}
+            ),
         }
         for name in operation.path_ids
     ]
@@ -220,9 +240,11 @@ def _operation(
         "parameters": parameters,
         "responses": {},
     }
-    if operation.auth == "required":
+    # With LEGACY_TOKENLESS_SESSIONS on, a session key may stand for the credential.
+    tokenless = operation.tokenless is not None and settings.legacy_tokenless_sessions
+    if operation.auth == "required" and not tokenless:
         described["security"] = [{"bearer": []}, {"cookie": []}]
-    elif operation.auth == "optional":
+    elif operation.auth != "none":
         described["security"] = [{}, {"bearer": []}, {"cookie": []}]
     if operation.body is not None:
         content: dict[str, Any] = {"application/json": {"schema": refs[operation.body]}}

@@ -1,11 +1,14 @@
 """Every route of the API, with what it accepts and answers: the app and /openapi.json read this.
 
 What a route declares is applied here, once, before its endpoint runs: the credential
-(``auth``), UUID path ids, the query (``query``, with ``limit`` for a ``paged`` route), the
-JSON body (``body``) and the abuse limits (``rate``). The endpoint receives them as keyword
-arguments: ``user``, each path id by name, ``query``, ``limit``, ``body``. With
-``auth="optional"`` the user is None without a credential (401 instead when
-ANONYMOUS_ACCESS is off), and Unidentified when the database could not check one.
+(``auth``), path ids (UUIDs, or session names for those listed in ``keys``), the query
+(``query``, with ``limit`` for a ``paged`` route), the JSON body (``body``) and the abuse
+limits (``rate``). The endpoint receives them as keyword arguments: ``user``, each path id by
+name, ``query``, ``limit``, ``body``. With ``auth="optional"`` the user is None without a
+credential (401 instead when ANONYMOUS_ACCESS is off), and Unidentified when the database
+could not check one. With LEGACY_TOKENLESS_SESSIONS on, a route that declares ``tokenless``
+takes the session key it names in place of a missing credential: the user is then the one
+the key stands for (``Accounts.key_holder``).
 
 Once a JSON body is received, all the database work of the request shares one budget,
 DB_REQUEST_BUDGET (``store.deadline``): past it, a 503.
@@ -13,8 +16,9 @@ DB_REQUEST_BUDGET (``store.deadline``): past it, a 503.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +39,7 @@ from .schemas import (
     DocumentOut,
     DocumentsQuery,
     Health,
+    HistoryList,
     MessageList,
     MessagesQuery,
     Readiness,
@@ -44,9 +49,16 @@ from .schemas import (
     SessionsQuery,
     SessionUpdate,
 )
-from .usecases.accounts import Principal, Unidentified
+from .usecases.accounts import Accounts, KeyRefused, Principal, Unidentified
 from .usecases.limits import Limits
-from .validation import decode_json, decode_query, page_size, path_uuid, reject_query
+from .validation import (
+    decode_json,
+    decode_query,
+    page_size,
+    path_session_name,
+    path_uuid,
+    reject_query,
+)
 
 __all__ = ["OPERATIONS", "Operation", "routes"]
 
@@ -54,7 +66,22 @@ Endpoint = Callable[..., Awaitable[Response]]
 # "new_anonymous_user": without a credential the endpoint creates a user, limited per client
 # address (ANON_USERS_PER_ADDRESS_PER_HOUR); "chat_turn": per user (CHAT_TURNS_PER_USER_PER_MINUTE).
 Rate = Literal["new_anonymous_user", "chat_turn"]
-PATH_PARAMETER = re.compile(r"{([a-z_]+)}")  # every path parameter is a UUID
+PATH_PARAMETER = re.compile(r"{([a-z_]+)}")  # a UUID, unless the operation lists it in keys
+
+
+@dataclass(frozen=True)
+class KeyField:
+    """Where a request names its session by a key: a path parameter or a body field."""
+
+    location: Literal["path", "body"]
+    name: str
+
+    def read(self, arguments: dict[str, Any]) -> str | None:
+        if self.location == "path":
+            value = arguments[self.name]
+        else:
+            value = getattr(arguments["body"], self.name)
+        return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +103,11 @@ class Operation:
     rate: tuple[Rate, ...] = ()  # abuse limits checked before the endpoint runs (429)
     # "openai": errors in OpenAI's shape ({"error": {"message", "type", "param", "code"}})
     dialect: Literal["native", "openai"] = "native"
+    # Path parameters that name a session as chat widgets do: one of the caller's session ids
+    # or the client's own key (any string of 1..255 characters without control characters).
+    keys: tuple[str, ...] = ()
+    # With LEGACY_TOKENLESS_SESSIONS on, the session key that may stand for a missing credential.
+    tokenless: KeyField | None = None
 
     @property
     def path_ids(self) -> list[str]:
@@ -94,6 +126,7 @@ OPERATIONS: list[Operation] = [
         stream=True,
         errors=(409, 502),
         rate=("new_anonymous_user", "chat_turn"),
+        tokenless=KeyField("body", "session_id"),
     ),
     Operation(
         method="GET",
@@ -146,11 +179,14 @@ OPERATIONS: list[Operation] = [
     Operation(
         method="GET",
         path="/history/{session_id}",
-        endpoint=sessions.list_messages,
-        summary="Alias of GET /sessions/{session_id}/messages for older clients",
+        endpoint=sessions.history,
+        summary="For older clients: GET /sessions/{session_id}/messages of a session named by "
+        "its id or the client's own key, each message also with its `timestamp`",
         query=MessagesQuery,
         paged=True,
-        responses={200: MessageList},
+        responses={200: HistoryList},
+        keys=("session_id",),
+        tokenless=KeyField("path", "session_id"),
     ),
     Operation(
         method="POST",
@@ -247,6 +283,9 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
     """The endpoint's keyword arguments, from what the operation declares."""
     arguments: dict[str, Any] = {}
     user: Principal | Unidentified | None = None
+    settings = request.state.settings
+    # The session key that may stand for a missing credential (LEGACY_TOKENLESS_SESSIONS).
+    tokenless = operation.tokenless if settings.legacy_tokenless_sessions else None
     if operation.auth != "none":
         identity: Identity = request.state.identity
         request.state.identity = identity = identity.for_request(request)
@@ -256,19 +295,22 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
             if operation.auth == "required":
                 raise  # 503
             user = Unidentified()  # the endpoint decides what it can do without the caller
-        if user is None and operation.auth == "required":
+        if user is None and operation.auth == "required" and tokenless is None:
             raise unauthorized("authentication required: send 'Authorization: Bearer <token>'")
-        if user is None and not request.state.settings.anonymous_access:
+        if user is None and not settings.anonymous_access:
             raise unauthorized(
                 "anonymous access is off on this server: send 'Authorization: Bearer <token>'"
             )
         request.state.user_id = user.user_id if isinstance(user, Principal) else None
         arguments["user"] = user
     for name in operation.path_ids:
-        arguments[name] = path_uuid(request, name)
+        if name in operation.keys:
+            arguments[name] = path_session_name(request, name)
+        else:
+            arguments[name] = path_uuid(request, name)
     params = dict(request.query_params)
     if operation.paged:
-        arguments["limit"] = page_size(params.pop("limit", None), request.state.settings)
+        arguments["limit"] = page_size(params.pop("limit", None), settings)
     if operation.query is not None:
         arguments["query"] = decode_query(params, operation.query)
     else:
@@ -277,9 +319,44 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
         multipart = operation.form and _multipart(request)
         # A form upload is read by its endpoint, which streams the file.
         arguments["body"] = None if multipart else await decode_json(request, operation.body)
+    if user is None and operation.auth != "none" and tokenless is not None:
+        user = await _key_holder(operation, tokenless, request, arguments)
+        arguments["user"] = user
     if operation.rate:
         await _limit(operation, request, user)
     return arguments
+
+
+async def _key_holder(
+    operation: Operation, field: KeyField, request: Request, arguments: dict[str, Any]
+) -> Principal | Unidentified | None:
+    """Without a credential, the user the request's session key stands for (started by a
+    chat turn, never by a read): LEGACY_TOKENLESS_SESSIONS is on. None without a key (401
+    for a route that requires a credential); 401 for a key that cannot stand for one."""
+    key = field.read(arguments)
+    accounts: Accounts = request.state.accounts
+    admit: Callable[[], Awaitable[None]] | None = None
+    if "new_anonymous_user" in operation.rate:  # a chat turn may start the key's user
+        limits: Limits = request.state.limits
+        address = request.client.host if request.client else None
+        admit = functools.partial(limits.new_anonymous_user, address)
+    holder: Principal | Unidentified | None = None
+    try:
+        if key is not None:
+            holder = await accounts.key_holder(
+                key, admit=admit, request_id=request.state.request_id
+            )
+    except KeyRefused as refused:
+        details = {"location": field.location, "field": field.name}
+        raise unauthorized(f"{field.location} field `{field.name}`: {refused}", details) from None
+    except store.UNAVAILABLE:
+        if operation.auth == "required":
+            raise  # 503
+        holder = Unidentified()
+    if holder is None and operation.auth == "required":
+        raise unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+    request.state.user_id = holder.user_id if isinstance(holder, Principal) else None
+    return holder
 
 
 def _multipart(request: Request) -> bool:
@@ -327,6 +404,14 @@ def routes() -> list[Route]:
     for operation in OPERATIONS:
         by_path.setdefault(operation.path, {})[operation.method] = operation
     return [
-        Route(path, _dispatch(by_method), methods=list(by_method))
+        Route(_route_path(path, by_method.values()), _dispatch(by_method), methods=list(by_method))
         for path, by_method in by_path.items()
     ]
+
+
+def _route_path(path: str, operations: Iterable[Operation]) -> str:
+    """The path as Starlette matches it: a session name may hold "/" (sent as %2F, which
+    arrives decoded), so it takes the rest of the path."""
+    for name in {name for operation in operations for name in operation.keys}:
+        path = path.replace(f"{{{name}}}", f"{{{name}:path}}")
+    return path

@@ -25,6 +25,8 @@ __all__ = [
     "DocumentOut",
     "DocumentsQuery",
     "Health",
+    "HistoryList",
+    "HistoryMessageOut",
     "MessageList",
     "MessageOut",
     "MessagesQuery",
@@ -36,6 +38,7 @@ __all__ = [
     "SessionsQuery",
     "Usage",
     "document_out",
+    "history_out",
     "message_out",
     "session_out",
 ]
@@ -52,6 +55,25 @@ NO_NUL: JsonSchema = {"pattern": r"^[^\x00]*$"}
 SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NOT_BLANK = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
 
+# A session as a chat widget names it (POST /chat's session_id, GET /history/{session_id}):
+# one of the caller's session ids, or else a key of the client's own, per user
+# (usecases.session_names). Printable: no control character (validation.check_session_name).
+SESSION_NAME = r"^[^\x00-\x1f\x7f-\x9f]+$"
+SESSION_NAME_SCHEMA: JsonSchema = {
+    "pattern": SESSION_NAME,
+    "description": "one of the caller's session ids; any other string (1 to 255 characters, "
+    "no control characters) is the client's own key for a session of the caller's: the first "
+    "chat turn with it starts the session, later turns and GET /history/{session_id} continue it",
+}
+SessionName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=255, extra_json_schema=SESSION_NAME_SCHEMA)
+]
+NamedSession = Annotated[
+    str,
+    msgspec.Meta(
+        description="the session as the request named it: the key it was sent as, or its id"
+    ),
+]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Metadata = dict[str, Any]
 ClientMessageId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -128,22 +150,25 @@ class Input(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 
 class ChatRequest(Input, frozen=True):
-    """``message`` (or the legacy ``query``): exactly one of them."""
+    """``message`` (or the legacy ``query``): exactly one of them. ``session_id``: one of the
+    caller's session ids, or the client's own key for a session; ``context`` (legacy): the
+    text the reader selected, searched with the question and shown to the language model."""
 
     rules: ClassVar[JsonSchema] = exactly_one("message", "query")
 
     message: Text | None = None
     query: Text | None = None
-    session_id: uuid.UUID | None = None
+    session_id: SessionName | None = None
     client_message_id: ClientMessageId | None = None
     stream: bool = False
+    context: str | None = None  # at most MAX_CONTEXT_CHARS (openapi.py says so)
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     answer: str
     sources: list[Citation]
     confidence: float | None
-    session_id: uuid.UUID | None  # None only when the turn could not be saved
+    session_id: NamedSession | None  # None only when the turn could not be saved
     user_message_id: uuid.UUID | None
     assistant_message_id: uuid.UUID | None
     usage: Usage
@@ -217,6 +242,18 @@ class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
 class MessageList(msgspec.Struct, frozen=True, kw_only=True):
     session_id: uuid.UUID
     messages: list[MessageOut]  # oldest first
+    next_cursor: SeqCursor | None  # pass as ?before= for older messages; None at the start
+
+
+class HistoryMessageOut(MessageOut, frozen=True, kw_only=True):
+    timestamp: datetime.datetime  # created_at, under the name older clients read
+
+
+class HistoryList(msgspec.Struct, frozen=True, kw_only=True):
+    """GET /history/{session_id}: the legacy shape of a page of messages."""
+
+    session_id: NamedSession
+    messages: list[HistoryMessageOut]  # oldest first
     next_cursor: SeqCursor | None  # pass as ?before= for older messages; None at the start
 
 
@@ -313,6 +350,17 @@ def message_out(message: store.ChatMessage) -> MessageOut:
         created_at=message.created_at,
         updated_at=message.updated_at,
     )
+
+
+def history_out(name: str, page: store.MessagePage) -> HistoryList:
+    """A page of messages as GET /history/{session_id} answers it, for the name it was asked by."""
+    messages = [
+        HistoryMessageOut(
+            **msgspec.structs.asdict(message_out(message)), timestamp=message.created_at
+        )
+        for message in page.messages
+    ]
+    return HistoryList(session_id=name, messages=messages, next_cursor=page.next_cursor)
 
 
 def document_out(document: store.Document) -> DocumentOut:

@@ -11,7 +11,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -113,6 +113,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: Positive = 1_048_576
     max_upload_bytes: Positive = 20_971_520
     max_message_chars: Positive = 8_000
+    max_context_chars: Positive = 4_000  # /chat's legacy ``context``: the reader's selection
     default_page_size: Positive = 20
     max_page_size: Positive = 100
     # Identity. The cookie is Secure when the request came over HTTPS (directly, or by
@@ -125,7 +126,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     credential_cache_size: Positive = 10_000
     cookie_name: str = "chat_token"
     cookie_secure: bool = False
+    # The cookie's SameSite: lax, strict, or none (sent by a widget on another site too; only
+    # with COOKIE_SECURE=true, since browsers drop a SameSite=None cookie that is not Secure).
+    cookie_samesite: str = "lax"
     anonymous_access: bool = True  # false: /chat without a credential answers 401
+    # Legacy widgets that never hold a credential: a session key of at least this many
+    # characters (not a UUID), sent to /chat or /history without a credential, continues the
+    # session that key started (the key is the capability). Off unless an operator says so.
+    legacy_tokenless_sessions: bool = False
+    legacy_tokenless_min_key_chars: Annotated[int, msgspec.Meta(ge=8, le=255)] = 16
     # A front end's key: with it as the bearer token, the user named in Open WebUI's forwarded
     # headers (X-OpenWebUI-User-Id, -Email, -Name) is the caller. Unset: no front end may.
     frontend_api_key: Annotated[str, msgspec.Meta(min_length=16)] | None = None
@@ -165,6 +174,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """ALLOWED_ORIGINS as a set of origins, as browsers send them (``normal_origin``)."""
         origins = (normal_origin(origin) for origin in _items(self.allowed_origins))
         return frozenset(origin for origin in origins if origin is not None)
+
+    def cookie_same_site(self) -> Literal["lax", "strict", "none"]:
+        """COOKIE_SAMESITE in lower case, as the Set-Cookie attribute takes it."""
+        return cast(Literal["lax", "strict", "none"], self.cookie_samesite.lower())
 
     def trusted_proxy_list(self) -> list[str]:
         """TRUSTED_PROXIES as a list of addresses and networks (``["*"]``: every peer)."""
@@ -212,6 +225,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     _quoted(proxy),
                     "list the addresses your reverse proxies connect from",
                 )
+        if self.cookie_samesite.lower() not in _SAME_SITE:
+            raise BadValue(
+                "COOKIE_SAMESITE",
+                "one of lax, strict, none",
+                _quoted(self.cookie_samesite),
+                "set it to one of those (default lax)",
+            )
+        if self.cookie_samesite.lower() == "none" and not self.cookie_secure:
+            raise BadValue(
+                "COOKIE_SAMESITE",
+                "lax or strict unless COOKIE_SECURE is true",
+                _quoted(self.cookie_samesite),
+                "set COOKIE_SECURE=true too (browsers drop a SameSite=None cookie that is not "
+                "Secure), or COOKIE_SAMESITE=lax",
+            )
+        if self.legacy_tokenless_sessions and not self.anonymous_access:
+            raise BadValue(
+                "LEGACY_TOKENLESS_SESSIONS",
+                "false while ANONYMOUS_ACCESS is false",
+                "true",
+                "set ANONYMOUS_ACCESS=true as well (a session key stands for an anonymous user), "
+                "or LEGACY_TOKENLESS_SESSIONS=false",
+            )
         if self.log_level.upper() not in LOG_LEVELS:
             raise BadValue(
                 "LOG_LEVEL",
@@ -231,6 +267,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _POSTGRES = ("postgresql://", "postgres://")
+_SAME_SITE = ("lax", "strict", "none")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

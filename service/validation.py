@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,11 +18,13 @@ from .store import InvalidInput
 
 __all__ = [
     "check_length",
+    "check_session_name",
     "decode_json",
     "decode_query",
     "invalid",
     "named_cursor",
     "page_size",
+    "path_session_name",
     "path_uuid",
     "reject_nul",
     "reject_query",
@@ -129,6 +132,24 @@ def path_uuid(request: Request, name: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         raise invalid("path", name, "not a valid UUID") from None
+
+
+def path_session_name(request: Request, name: str) -> str:
+    """A path parameter naming a session as chat widgets do (one of the caller's session ids,
+    or a key of the client's own): 1 to 255 characters, no control characters; 422 else."""
+    return check_session_name(request.path_params[name], "path", name)
+
+
+def check_session_name(value: str, location: str, field: str) -> str:
+    """A session name (``schemas.SessionName``): 422 naming the field unless it is 1 to 255
+    characters without a control character (U+0000 to U+001F, U+007F to U+009F)."""
+    reason = "must be 1 to 255 printable characters (no control characters)"
+    if not 1 <= len(value) <= 255 or _CONTROL.search(value):
+        raise invalid(location, field, reason)
+    return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def page_size(raw: str | None, settings: Settings) -> int:

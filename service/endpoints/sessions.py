@@ -1,4 +1,5 @@
-"""Sessions and their history: list, create, read, edit, delete; messages in pages."""
+"""Sessions and their history: list, create, read, edit, delete; messages in pages (also
+GET /history/{session_id}, for older clients, by session id or the client's own key)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,19 @@ from ..schemas import (
     SessionList,
     SessionsQuery,
     SessionUpdate,
+    history_out,
     message_out,
     session_out,
 )
 from ..usecases.accounts import Principal
+from ..usecases.session_names import named_messages
 from ..validation import invalid, named_cursor
 
 __all__ = [
     "create_session",
     "delete_session",
     "get_session",
+    "history",
     "list_messages",
     "list_sessions",
     "update_session",
@@ -76,7 +80,7 @@ async def delete_session(request: Request, *, user: Principal, session_id: uuid.
 async def list_messages(
     request: Request, *, user: Principal, session_id: uuid.UUID, query: MessagesQuery, limit: int
 ) -> Response:
-    """The last ``limit`` messages before the cursor, oldest first (also GET /history/{id})."""
+    """The last ``limit`` messages before the cursor, oldest first."""
     with named_cursor("before"):
         page = await store.list_messages(
             request.state.db, user.user_id, session_id, limit=limit, before=query.before or None
@@ -85,3 +89,16 @@ async def list_messages(
     return json_response(
         MessageList(session_id=session_id, messages=messages, next_cursor=page.next_cursor)
     )
+
+
+async def history(
+    request: Request, *, user: Principal, session_id: str, query: MessagesQuery, limit: int
+) -> Response:
+    """GET /history/{session_id}: list_messages for a session named by one of the caller's
+    session ids or by the client's own key, answered with the name as sent and each
+    message's ``timestamp``."""
+    with named_cursor("before"):
+        page = await named_messages(
+            request.state.db, user.user_id, session_id, limit=limit, before=query.before or None
+        )
+    return json_response(history_out(session_id, page))

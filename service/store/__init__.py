@@ -58,6 +58,7 @@ from .sessions import (
     create_session,
     delete_session,
     ensure_session,
+    find_keyed_session,
     get_session,
     keyed_session,
     list_sessions,
@@ -73,7 +74,14 @@ from .turns import (
     start_chat_turn,
 )
 from .tx import Connection, Db, Pool, exec_statement, exec_tx
-from .users import create_anonymous_user, create_user, delete_user, identified_user
+from .users import (
+    create_anonymous_user,
+    create_user,
+    delete_user,
+    ensure_anonymous_user,
+    identified_user,
+    user_exists,
+)
 
 __all__ = [
     "UNAVAILABLE",
@@ -118,12 +126,14 @@ __all__ = [
     "delete_session",
     "delete_user",
     "document_statuses",
+    "ensure_anonymous_user",
     "ensure_session",
     "exec_statement",
     "exec_tx",
     "fail_abandoned_turns",
     "fail_chat_turn",
     "fail_document",
+    "find_keyed_session",
     "get_document",
     "get_document_content",
     "get_document_for_worker",
@@ -151,4 +161,5 @@ __all__ = [
     "start_chat_turn",
     "start_document",
     "update_session",
+    "user_exists",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "create_session",
     "delete_session",
     "ensure_session",
+    "find_keyed_session",
     "get_session",
     "keyed_session",
     "list_sessions",
@@ -74,6 +75,15 @@ async def keyed_session(db: Db, user_id: uuid.UUID, client_key: str) -> models.C
         raise RuntimeError("a keyed session was neither found nor started")
 
     return await exec_statement(db, work)
+
+
+async def find_keyed_session(
+    db: Db, user_id: uuid.UUID, client_key: str
+) -> models.ChatSession | None:
+    """The user's session named by the client's own key; None when the key started none."""
+    return await exec_statement(
+        db, lambda conn: sessions.get_keyed_session(conn, user_id=user_id, client_key=client_key)
+    )
 
 
 async def get_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> models.ChatSession:

@@ -9,7 +9,14 @@ from generated import audit, models, users
 from .errors import NotFound
 from .tx import Connection, Db, exec_statement, exec_tx
 
-__all__ = ["create_anonymous_user", "create_user", "delete_user", "identified_user"]
+__all__ = [
+    "create_anonymous_user",
+    "create_user",
+    "delete_user",
+    "ensure_anonymous_user",
+    "identified_user",
+    "user_exists",
+]
 
 
 async def create_user(
@@ -36,6 +43,28 @@ async def create_anonymous_user(db: Db, *, request_id: str | None = None) -> mod
         return user
 
     return await exec_tx(db, work)
+
+
+async def ensure_anonymous_user(
+    db: Db, user_id: uuid.UUID, *, request_id: str | None = None
+) -> bool:
+    """Create the anonymous user with this id unless it exists (audited when created): the
+    user a legacy session key stands for. True when this call created it."""
+
+    async def work(conn: Connection) -> bool:
+        user = await users.ensure_anonymous_user(conn, user_id=user_id)
+        if user is None:
+            return False
+        await _audit_created(conn, user, request_id)
+        return True
+
+    return await exec_tx(db, work)
+
+
+async def user_exists(db: Db, user_id: uuid.UUID) -> bool:
+    """Whether the user exists."""
+    found = await exec_statement(db, lambda conn: users.get_user(conn, user_id=user_id))
+    return found is not None
 
 
 async def delete_user(db: Db, user_id: uuid.UUID, *, request_id: str | None = None) -> None:

@@ -2,20 +2,38 @@
 
 Credentials are opaque random tokens stored only as hashes (``store.credentials``). How a
 token travels (header, cookie) is the HTTP layer's business, not this module's.
+
+Legacy chat widgets that never hold a credential (LEGACY_TOKENLESS_SESSIONS, off by default)
+are served by their session key instead: a key long enough not to be guessed
+(LEGACY_TOKENLESS_MIN_KEY_CHARS), and not a UUID, stands for an anonymous user of its own,
+whose id is derived from the key (``key_holder``); that user's session with the key is the
+one the key continues. Whoever knows the key holds that conversation.
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from .. import store
 from ..settings import Settings
 from .credential_cache import CredentialCache
+from .session_names import session_uuid
 
-__all__ = ["Accounts", "InvalidCredential", "NewUser", "Principal", "Unidentified"]
+__all__ = [
+    "Accounts",
+    "InvalidCredential",
+    "KeyRefused",
+    "NewUser",
+    "Principal",
+    "Unidentified",
+]
+
+# The ids of the users legacy session keys stand for: uuid5 of this namespace and the key.
+KEY_HOLDERS = uuid.UUID("0d6f3b1e-54a2-4c8e-9a71-2f5e8c4b7d90")
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -36,6 +54,11 @@ class InvalidCredential(Exception):
     """A credential was presented and names no one: malformed, unknown, expired or revoked."""
 
 
+class KeyRefused(Exception):
+    """A session key sent without a credential cannot stand for one (LEGACY_TOKENLESS_SESSIONS
+    is on, but the key is too short, or a UUID)."""
+
+
 class Accounts:
     def __init__(
         self, db: store.Pool, settings: Settings, *, cache: CredentialCache | None = None
@@ -45,6 +68,9 @@ class Accounts:
         self._db = db
         self.ttl = datetime.timedelta(days=settings.token_ttl_days)
         self._cache = cache
+        self._key_min_chars = (
+            settings.legacy_tokenless_min_key_chars if settings.legacy_tokenless_sessions else None
+        )
 
     async def authenticate(self, token: str) -> Principal:
         """The owner of a token; InvalidCredential when it names no one."""
@@ -69,6 +95,39 @@ class Accounts:
     ) -> Principal:
         """The user a trusted front end acts for: known by its id there, made the first time."""
         user_id = await store.identified_user(self._db, issuer, subject, email=email, name=name)
+        return Principal(user_id, None)
+
+    async def key_holder(
+        self,
+        key: str,
+        *,
+        admit: Callable[[], Awaitable[None]] | None,
+        request_id: str | None = None,
+    ) -> Principal | None:
+        """The anonymous user a legacy session key sent without a credential stands for; None
+        when tokenless sessions are off, KeyRefused when the key cannot stand for one (shorter
+        than LEGACY_TOKENLESS_MIN_KEY_CHARS, or a UUID: session ids always need a credential).
+
+        With ``admit`` (a chat turn), the user is started the first time, ``admit`` called
+        before that (the limit on new anonymous users); without (a read), nothing is stored.
+        """
+        if self._key_min_chars is None:
+            return None
+        if session_uuid(key) is not None:
+            raise KeyRefused(
+                "a session id (a UUID) is continued only with its user's credential; "
+                "send 'Authorization: Bearer <token>'"
+            )
+        if len(key) < self._key_min_chars:
+            raise KeyRefused(
+                f"a session key sent without a credential must be at least "
+                f"{self._key_min_chars} characters, so that it cannot be guessed; send a longer "
+                "key, or 'Authorization: Bearer <token>'"
+            )
+        user_id = uuid.uuid5(KEY_HOLDERS, key)
+        if admit is not None and not await store.user_exists(self._db, user_id):
+            await admit()
+            await store.ensure_anonymous_user(self._db, user_id, request_id=request_id)
         return Principal(user_id, None)
 
     async def create_anonymous(self, *, request_id: str | None) -> NewUser:

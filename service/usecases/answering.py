@@ -3,7 +3,9 @@ extractively offline, or with an OpenAI-compatible chat model when one is config
 
 Either way an answer cites only the passages its text marks, numbered [1], [2], ... in order
 of first mention, and its confidence comes from what those passages show (see
-``extractive.confidence``).
+``extractive.confidence``). A question asked with the reader's selected text (``context``) is
+searched for with it; the extractive answer chooses its sentences for both, and the language
+model is shown the selection beside the question.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ class RagAnswerer:
     async def retrieve(self, question: Question) -> list[Passage]:
         """The best passages the caller may read, with their chunk ids when the database answers."""
         try:
-            dense = None if self.dense is None else (await self.dense.embed([question.text]))[0]
+            searched = question.search_text  # with the reader's selection, if any
+            dense = None if self.dense is None else (await self.dense.embed([searched]))[0]
             hits = await self.vectors.search(
-                sparse=self.lexical.query(question.text),
+                sparse=self.lexical.query(searched),
                 dense=dense,
                 user_id=question.user_id,
                 limit=self.settings.retrieval_top_k,
@@ -107,7 +110,7 @@ class RagAnswerer:
         passages = await self.retrieve(question)
         if self.llm is None:
             answer = build_extractive_answer(
-                question.text,
+                question.search_text,  # the sentences that answer the selection too
                 passages,
                 min_score=self.min_score,
                 lexical=self.lexical,
@@ -143,10 +146,16 @@ class RagAnswerer:
             f"[{rank}] {passage.document_title or 'untitled'}\n{passage.text}"
             for rank, passage in enumerate(relevant, start=1)
         )
+        selected = ""
+        if question.context:  # what the reader selected in the page they ask from
+            selected = f"Text the reader selected:\n{question.context}\n\n"
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
             *await self._history(question),
-            {"role": "user", "content": f"Passages:\n\n{context}\n\nQuestion: {question.text}"},
+            {
+                "role": "user",
+                "content": f"Passages:\n\n{context}\n\n{selected}Question: {question.text}",
+            },
         ]
         pieces: list[str] = []
         completion = Completion(None, None)

@@ -76,13 +76,17 @@ _NOTHING_TO_ADD: tuple[type[Exception], ...] = (store.Conflict, *store.UNAVAILAB
 
 
 class Ask(msgspec.Struct, frozen=True, kw_only=True):
-    """A question as a client asks it."""
+    """A question as a client asks it.
+
+    With both ``session_id`` and ``session_key`` (a legacy client's name that reads as a
+    UUID), the session is the caller's session with that id, else the one the key names."""
 
     text: str
     session_id: uuid.UUID | None = None  # None: start a session (or the session_key's)
     session_key: str | None = None  # the client's own name for the session, per user
     client_message_id: str | None = None  # the same id again replays the turn
     sampling: Sampling = Sampling()
+    context: str | None = None  # the text the reader selected (recorded in the metadata)
 
 
 class Turn(msgspec.Struct, frozen=True):
@@ -215,7 +219,13 @@ class ChatTurns:
             return await self._store(caller, ask, request_id=request_id)
         except store.UNAVAILABLE as error:
             log.warning("chat turn not saved, database unavailable: %s", type(error).__name__)
-            question = Question(text=ask.text, user_id=None, session_id=None, sampling=ask.sampling)
+            question = Question(
+                text=ask.text,
+                user_id=None,
+                session_id=None,
+                sampling=ask.sampling,
+                context=ask.context,
+            )
             return Turn(question, None, None)
 
     async def answer(self, turn: Turn) -> TurnResult:
@@ -269,27 +279,29 @@ class ChatTurns:
     async def _store(self, caller: Principal | None, ask: Ask, *, request_id: str | None) -> Turn:
         new_user = None
         if caller is None:
-            if ask.session_id is not None:
+            if ask.session_id is not None or ask.session_key is not None:
                 raise CredentialRequired("continuing a session needs the token returned with it")
             new_user = await self._accounts.create_anonymous(request_id=request_id)
             caller = new_user.principal
         session_id = ask.session_id
-        if session_id is None and ask.session_key is not None:
-            session_id = (await store.keyed_session(self._db, caller.user_id, ask.session_key)).id
-        if session_id is None:
-            if ask.client_message_id is not None:
-                name = f"{caller.user_id}:{ask.client_message_id}"
-                session_id = uuid.uuid5(_FIRST_TURN_SESSIONS, name)
-                await store.ensure_session(self._db, caller.user_id, session_id)
-            else:
-                session_id = (await store.create_session(self._db, caller.user_id)).id
-        stored = await store.start_chat_turn(
-            self._db,
-            caller.user_id,
-            session_id,
-            content=ask.text,
-            client_message_id=ask.client_message_id,
-        )
+        stored: store.ChatTurn | None = None
+        if session_id is not None and ask.session_key is not None:
+            try:  # one of the caller's sessions, or else a key
+                stored = await self._start(caller, session_id, ask)
+            except store.NotFound:
+                session_id = None
+        if stored is None:
+            if session_id is None and ask.session_key is not None:
+                keyed = await store.keyed_session(self._db, caller.user_id, ask.session_key)
+                session_id = keyed.id
+            if session_id is None:
+                if ask.client_message_id is not None:
+                    name = f"{caller.user_id}:{ask.client_message_id}"
+                    session_id = uuid.uuid5(_FIRST_TURN_SESSIONS, name)
+                    await store.ensure_session(self._db, caller.user_id, session_id)
+                else:
+                    session_id = (await store.create_session(self._db, caller.user_id)).id
+            stored = await self._start(caller, session_id, ask)
         if stored.replayed and stored.assistant_message.status != "complete":
             restarted = await store.restart_chat_turn(
                 self._db, caller.user_id, stored.assistant_message.id, lease=self._lease
@@ -297,9 +309,25 @@ class ChatTurns:
             if restarted is not None:  # the first answer cannot arrive: answer it again
                 stored = store.ChatTurn(stored.user_message, restarted, replayed=False)
         question = Question(
-            text=ask.text, user_id=caller.user_id, session_id=session_id, sampling=ask.sampling
+            text=ask.text,
+            user_id=caller.user_id,
+            session_id=session_id,
+            sampling=ask.sampling,
+            context=ask.context,
         )
         return Turn(question, stored, new_user)
+
+    async def _start(self, caller: Principal, session_id: uuid.UUID, ask: Ask) -> store.ChatTurn:
+        """Store the question and its pending answer in the caller's session (NotFound when
+        the session is not theirs); the reader's selection goes into the message's metadata."""
+        return await store.start_chat_turn(
+            self._db,
+            caller.user_id,
+            session_id,
+            content=ask.text,
+            client_message_id=ask.client_message_id,
+            metadata=None if ask.context is None else {"context": ask.context},
+        )
 
     async def _complete(self, turn: Turn, result: Answer) -> TurnResult:
         """Store the answer on the pending message. When the database is gone by now, a

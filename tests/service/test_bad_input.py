@@ -366,7 +366,10 @@ BAD: list[Bad] = [
     ),
     Bad("bad-uuid-delete-session", "DELETE", "/sessions/not-a-uuid", 422, "session_id"),
     Bad("bad-uuid-messages", "GET", "/sessions/1234/messages", 422, "session_id"),
-    Bad("bad-uuid-history", "GET", f"/history/{SID}0", 422, "session_id"),
+    # A session name (GET /history, /chat's session_id): any string of 1..255 characters
+    # without control characters; the ones that are not one of the caller's ids are keys.
+    Bad("control-character-history", "GET", "/history/a%01b", 422, "session_id"),
+    Bad("long-name-history", "GET", f"/history/{'k' * 256}", 422, "session_id"),
     Bad("bad-uuid-read-document", "GET", "/documents/%00", 422, "document_id"),
     Bad(
         "bad-uuid-delete-document",
@@ -376,20 +379,36 @@ BAD: list[Bad] = [
         "document_id",
     ),
     body(
-        "bad-uuid-chat-session-id",
+        "control-character-chat-session-id",
         "POST",
         "/chat",
-        {"message": "x", "session_id": "abc"},
+        {"message": "x", "session_id": "widget\u0085session"},
         422,
         "session_id",
     ),
     body(
-        "long-uuid-chat-session-id",
+        "long-chat-session-id",
         "POST",
         "/chat",
-        {"message": "x", "session_id": SID + "0"},
+        {"message": "x", "session_id": "k" * 256},
         422,
         "session_id",
+    ),
+    body(
+        "empty-chat-session-id",
+        "POST",
+        "/chat",
+        {"message": "x", "session_id": ""},
+        422,
+        "session_id",
+    ),
+    body(
+        "long-chat-context",
+        "POST",
+        "/chat",
+        {"message": "x", "context": "c" * 4_001},
+        422,
+        "context",
     ),
     # Media types: 415 for anything but JSON (and multipart on /documents).
     *[

@@ -1,5 +1,6 @@
 """Users never see or touch each other's data: another user's id is a 404 with nothing of it
-in the answer, lists hold only the caller's rows, and data endpoints need a credential."""
+in the answer (on /chat, the caller's own key for a session of theirs), lists hold only the
+caller's rows, and data endpoints need a credential."""
 
 from __future__ import annotations
 
@@ -142,6 +143,10 @@ BY_ID: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/history/{session}", None),
     ("GET", "/documents/{document}", None),
     ("DELETE", "/documents/{document}", None),
+]
+
+# /chat naming another user's session by its id: to the caller, a key of their own.
+CHAT_BY_ID: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/chat", {"message": "peek", "session_id": "{session}"}),
     ("POST", "/chat", {"query": "peek", "session_id": "{session}"}),
     ("POST", "/chat", {"message": "peek", "session_id": "{session}", "client_message_id": "x-9"}),
@@ -153,6 +158,7 @@ BY_ID: list[tuple[str, str, dict[str, Any] | None]] = [
 # Every data endpoint: the ones by id, and the collections.
 ALL_DATA: list[tuple[str, str, dict[str, Any] | None]] = [
     *BY_ID,
+    *CHAT_BY_ID,
     ("GET", "/sessions", None),
     ("POST", "/sessions", {"title": "anonymous"}),
     ("GET", "/documents", None),
@@ -180,6 +186,34 @@ def test_another_users_id_is_not_found_and_changes_nothing(
 
     _assert_error(response, 404, "not_found", world.b.secrets)
     assert {"a": snapshot(client, world.a), "b": snapshot(client, world.b)} == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"), CHAT_BY_ID, ids=[_case_id(c) for c in CHAT_BY_ID]
+)
+def test_another_users_session_id_on_chat_is_a_key_of_the_callers_own(
+    refused: tuple[TestClient, World], method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """Any string that is not one of the caller's session ids names a session by the caller's
+    own key (older clients choose their session ids): the turn goes into a session of the
+    caller's, and the other user's session is untouched and unseen."""
+    client, world = refused
+    before = snapshot(client, world.b)
+
+    response = _send(client, method, path, body, world.b, world.a.headers)
+
+    assert response.status_code == 200, response.text
+    for secret in world.b.secrets:
+        assert secret not in response.text
+    assert snapshot(client, world.b) == before
+    history = client.get(f"/history/{world.b.session_id}", headers=world.a.headers)
+    assert history.status_code == 200, history.text
+    assert history.json()["session_id"] == world.b.session_id  # as the caller named it
+    contents = [m["content"] for m in history.json()["messages"] if m["role"] == "user"]
+    assert set(contents) == {"peek"}
+    sessions = client.get("/sessions", headers=world.a.headers, params={"limit": 100})
+    keyed = {m["session_id"] for m in history.json()["messages"]}
+    assert keyed <= {s["id"] for s in sessions.json()["sessions"]}
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ALL_DATA, ids=[_case_id(c) for c in ALL_DATA])

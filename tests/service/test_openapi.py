@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import hypothesis
@@ -141,7 +142,12 @@ def test_every_operation_describes_its_request_and_responses(
     for name in re.findall(r"{([a-z_]+)}", operation.path):
         parameter = parameters.pop(("path", name))
         assert parameter["required"] is True
-        assert parameter["schema"] == {"type": "string", "format": "uuid"}
+        if name in operation.keys:  # a session id or the client's own key: a string
+            schema = parameter["schema"]
+            assert (schema["type"], schema["minLength"], schema["maxLength"]) == ("string", 1, 255)
+            assert "format" not in schema
+        else:
+            assert parameter["schema"] == {"type": "string", "format": "uuid"}
     if operation.query is not None or operation.paged:
         fields = (
             set()
@@ -282,6 +288,10 @@ def test_successful_answers_of_every_operation_match_the_description(
         return response.json() if response.content and expected != 204 else None
 
     chat = call("POST", "/chat", 200, body={"message": "what is keyset pagination?"})
+    # An older client's turn: its own session key, and the text its reader selected.
+    legacy = {"query": "and offsets?", "session_id": "widget-session-42", "context": "LIMIT"}
+    call("POST", "/chat", 200, body=legacy)
+    call("GET", "/history/{session_id}", 200, path_parameters={"session_id": "widget-session-42"})
     session = {"session_id": chat["session_id"]}
     created = call("POST", "/sessions", 201, body={"title": "t", "metadata": {"k": [1]}})
     # Pages of one, through their cursors: the response checks hold every next_cursor to the
@@ -350,6 +360,18 @@ EDGES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("POST", "/chat", {"message": "\ufeff"}, True),  # not space to str.strip()
     ("POST", "/chat", {"message": "a\x00b"}, False),
     ("POST", "/chat", {"message": "x" * 8_001}, False),
+    ("POST", "/chat", {"message": "hi", "session_id": "widget-session-42"}, True),
+    ("POST", "/chat", {"message": "hi", "session_id": "w" * 255}, True),
+    ("POST", "/chat", {"message": "hi", "session_id": "ünïcode 🎈 \u00a0 / ? # %"}, True),
+    ("POST", "/chat", {"message": "hi", "session_id": "w" * 256}, False),
+    ("POST", "/chat", {"message": "hi", "session_id": ""}, False),
+    ("POST", "/chat", {"message": "hi", "session_id": "tab\there"}, False),
+    ("POST", "/chat", {"message": "hi", "session_id": "c1 control \u0085"}, False),
+    ("POST", "/chat", {"message": "hi", "context": "the reader's selection"}, True),
+    ("POST", "/chat", {"message": "hi", "context": ""}, True),
+    ("POST", "/chat", {"message": "hi", "context": "x" * 4_000}, True),
+    ("POST", "/chat", {"message": "hi", "context": "x" * 4_001}, False),
+    ("POST", "/chat", {"message": "hi", "context": "a\x00b"}, False),
     ("PATCH", "/sessions/{session_id}", {}, False),
     ("PATCH", "/sessions/{session_id}", {"title": None, "metadata": None}, False),
     ("PATCH", "/sessions/{session_id}", {"metadata": {}}, True),
@@ -435,6 +457,36 @@ def test_the_description_and_the_server_agree_on_edge_cases(
         else httpx.request(method, target, json=data, headers=auth, timeout=30)
     )
     assert response.is_success is taken, response.text
+
+
+# Session names in the path of GET /history/{session_id}: (name, whether the server takes its
+# form). A name taken is a 404 when it names none of the caller's sessions, never a 422.
+HISTORY_NAMES: list[tuple[str, bool]] = [
+    ("widget-session-42", True),
+    ("k" * 255, True),
+    ("a/b", True),  # sent as %2F
+    ("ünïcode 🎈 spaced ?#%", True),
+    ("k" * 256, False),
+    ("tab\there", False),
+    ("del\x7f", False),
+]
+
+
+@pytest.mark.parametrize(("name", "taken"), HISTORY_NAMES, ids=[n[:20] for n, _ in HISTORY_NAMES])
+def test_the_description_and_the_server_agree_on_session_names_in_the_path(
+    document: dict[str, Any],
+    served: str,
+    edge_user: tuple[str, dict[str, str]],
+    name: str,
+    taken: bool,
+) -> None:
+    described = document["paths"]["/history/{session_id}"]["get"]["parameters"]
+    (schema,) = [p["schema"] for p in described if p["in"] == "path"]
+    assert _fits(document, schema, name) is taken, "the description does not say what it takes"
+    _, auth = edge_user
+    url = f"{served}/history/{quote(name, safe='')}"
+    response = httpx.get(url, headers=auth, timeout=30)
+    assert response.status_code in ((200, 404) if taken else (422,)), response.text
 
 
 def test_blank_text_is_described_as_what_str_strip_removes() -> None:
