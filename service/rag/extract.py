@@ -13,6 +13,7 @@ import codecs
 import io
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from pathlib import PurePath
 from typing import Final, Literal
 
@@ -85,6 +86,9 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f]")  # C0 but \t and \n
 _LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
+_CLEAN_PIECE_CHARS = 65_536  # cleaned in a few milliseconds
+# A line break, then a character cleaning leaves as it is: where clean_text may cut a text.
+_PIECE_END = re.compile(r"\n(?=[^\s\x00-\x1f\ud800-\udfff])")
 
 
 def extract_text(
@@ -121,11 +125,31 @@ def page_of(page_starts: tuple[int, ...], offset: int) -> int | None:
 def clean_text(text: str) -> str:
     """LF line ends, no control characters but tabs, no lone surrogates, no trailing spaces,
     at most one blank line in a row, no blank lines at either end."""
+    # A piece at a time: one regular expression call holds the GIL until it is done (over a
+    # 10 MB text, 100 to 300 ms each), and the event loop of the process waits that long.
+    pieces = [_clean_piece(text[start:end]) for start, end in _pieces(text)]
+    return "".join(pieces).strip("\n")
+
+
+def _clean_piece(text: str) -> str:
     text = _LINE_BREAKS.sub("\n", text)
     text = _CONTROL_CHARACTERS.sub("", text)
     text = _LONE_SURROGATES.sub("\ufffd", text)
     text = _TRAILING_SPACE.sub("", text)
-    return _EXTRA_BLANK_LINES.sub("\n\n", text).strip("\n")
+    return _EXTRA_BLANK_LINES.sub("\n\n", text)
+
+
+def _pieces(text: str) -> Iterator[tuple[int, int]]:
+    """[start, end) spans of about _CLEAN_PIECE_CHARS that _clean_piece cleans apart as it
+    would clean them together: each but the last ends after a line break and before a
+    character that cleaning keeps (not a blank, a control character or a lone surrogate),
+    so no expression's match can reach from one piece into the next."""
+    start = 0
+    while start < len(text):
+        cut = _PIECE_END.search(text, start + _CLEAN_PIECE_CHARS)
+        end = len(text) if cut is None else cut.end()
+        yield start, end
+        start = end
 
 
 def _parse_content_type(content_type: str | None) -> tuple[str, str | None]:
