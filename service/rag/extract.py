@@ -354,7 +354,7 @@ def _pdf_pages(content: bytes) -> tuple[list[str], str | None]:
         metadata = reader.metadata
         title = metadata.title if metadata is not None else None
     except Exception as error:  # a broken file fails in pypdf with many exception types
-        raise UnsupportedDocument(f"unreadable PDF: {_reason(error)}") from error
+        raise UnsupportedDocument(_UNREADABLE_PDF) from error
     return pages, title if isinstance(title, str) else None
 
 
@@ -382,11 +382,11 @@ def _open_pdf(content: bytes) -> pypdf.PdfReader:
         # copying use: those are read like any other.
         locked = reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED
     except Exception as error:  # a broken file fails in pypdf with many exception types
-        raise UnsupportedDocument(f"unreadable PDF: {_reason(error)}") from error
+        raise UnsupportedDocument(_UNREADABLE_PDF) from error
     if locked:
         raise UnsupportedDocument("encrypted PDF: it cannot be read without its password")
     return reader
 
 
-def _reason(error: Exception) -> str:
-    return str(error) or type(error).__name__
+# pypdf's own words (kept as the exception's cause) describe its parser, not the file.
+_UNREADABLE_PDF = "unreadable PDF: the file is damaged, or is not a PDF"

@@ -77,8 +77,9 @@ class Documents:
             except FetchError as error:
                 raise UrlRefused(str(error)) from error
         size = 0 if upload.content is None else len(upload.content)
-        # Reading the upload and checking the URL came first: a budget of its own.
-        with store.deadline(self._settings.db_request_budget):
+        # Reading the upload and checking the URL came first: a budget of its own, a second
+        # longer per MiB of content to store.
+        with store.deadline(self._settings.db_request_budget + size / 2**20):
             await self._limits.upload(user_id, size)
             created = await store.create_document(
                 self._db,

@@ -48,6 +48,11 @@ class IngestionError(Exception):
     """The document cannot be ingested as it is; the message is stored as its error."""
 
 
+# What a document's record says of a failure it did not cause (the vector store down, a bug):
+# the exception, possibly with a client's or a server's own text, is in the log.
+INTERNAL_FAILURE = "the document could not be indexed (the vector store or the service failed)"
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -133,11 +138,15 @@ class Ingestor:
             # A retry may find fewer chunks than the attempt before: clear the old points.
             await self.vectors.delete_document(document.id)
             await self.write_points(prepared, self.vectors)
-        except (IngestionError, UnsupportedDocument, FetchError, ProviderError) as error:
-            return await self._fail(document, str(error))
-        except Exception as error:
+        except (IngestionError, UnsupportedDocument, FetchError) as error:
+            return await self._fail(document, str(error))  # about the document, in our words
+        except ProviderError as error:
+            # The provider's own text (it may echo the request) is for the log, not the user.
+            log.warning("ingestion of %s failed: %s", document.id, error)
+            return await self._fail(document, "the embedding model was unavailable")
+        except Exception:
             log.exception("ingestion of %s failed", document.id)
-            return await self._fail(document, f"{type(error).__name__}: {error}")
+            return await self._fail(document, INTERNAL_FAILURE)
         try:
             completed = await store.complete_document(
                 self.db,
