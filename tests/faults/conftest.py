@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import dbmate, free_port
@@ -35,11 +36,21 @@ __all__ = [
     "pgbouncer",
     "pgbouncer_binary",
     "restart_immediately",
+    "signed_up",
 ]
 
 # Bounds, so that a server that does not go away or come back fails the test, not the run.
 BACKENDS_EXIT_WITHIN = 5.0  # seconds for orphaned backends to notice the postmaster is gone
 LISTENING_WITHIN = 10.0  # seconds for PgBouncer to listen
+
+
+def signed_up(base_url: str, *, timeout: float = 30.0) -> tuple[dict[str, str], str]:
+    """A new user with one saved turn: their Authorization header and session id."""
+    with httpx.Client(base_url=base_url, timeout=timeout) as http:
+        first = http.post("/chat", json={"message": "what do otters eat?"})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    return {"Authorization": f"Bearer {body['token']}"}, body["session_id"]
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from service import store
 from service.app import create_app
 from service.connections import open_pool
 from service.settings import Settings
-from tests.faults.conftest import crash, restart_immediately
+from tests.faults.conftest import crash, restart_immediately, signed_up
 from tests.pgserver import TempServer
 from tests.service.conftest import app_settings, serve
 
@@ -146,15 +146,6 @@ class Reply:
     detail: str
 
 
-def _signed_up(base_url: str) -> tuple[dict[str, str], str]:
-    """A new user with one saved turn: their Authorization header and session id."""
-    with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as http:
-        first = http.post("/chat", json={"message": "what do otters eat?"})
-    assert first.status_code == 200, first.text
-    body = first.json()
-    return {"Authorization": f"Bearer {body['token']}"}, body["session_id"]
-
-
 def _postmaster_start_time(server: TempServer) -> datetime.datetime:
     with psycopg.connect(server.url()) as connection:
         row = connection.execute("SELECT pg_postmaster_start_time()").fetchone()
@@ -169,7 +160,7 @@ def test_no_500_and_no_dropped_connection_while_postgres_crashes_under_chats(
 ) -> None:
     server, _ = own_server
     with ThreadPoolExecutor(CLIENTS) as pool:
-        users = list(pool.map(lambda _: _signed_up(served), range(CLIENTS)))
+        users = list(pool.map(lambda _: signed_up(served), range(CLIENTS)))
     started_at = _postmaster_start_time(server)
     replies: list[Reply] = []
     lock = threading.Lock()

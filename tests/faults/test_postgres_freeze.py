@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from service.app import create_app
-from tests.faults.conftest import frozen
+from tests.faults.conftest import frozen, signed_up
 from tests.pgserver import TempServer
 from tests.service.conftest import app_settings, serve
 
@@ -64,15 +64,6 @@ def served(own_server: tuple[TempServer, str]) -> Iterator[str]:
         yield base_url
 
 
-def sign_up(base_url: str) -> tuple[dict[str, str], str]:
-    """A new user with one saved turn: their Authorization header and session id."""
-    with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as http:
-        first = http.post("/chat", json={"message": "what do otters eat?"})
-    assert first.status_code == 200, first.text
-    body = first.json()
-    return {"Authorization": f"Bearer {body['token']}"}, body["session_id"]
-
-
 def keep_asking(
     base_url: str, auth: dict[str, str], session_id: str, stop: threading.Event, out: list[Reply]
 ) -> None:
@@ -108,7 +99,7 @@ def test_while_postgres_is_frozen_requests_end_within_the_budget_and_recover_at_
     own_server: tuple[TempServer, str], served: str
 ) -> None:
     server, url = own_server
-    users = [sign_up(served) for _ in range(CLIENTS)]
+    users = [signed_up(served) for _ in range(CLIENTS)]
     replies: list[Reply] = []
     stop = threading.Event()
     threads = [

@@ -263,56 +263,57 @@ def first_turn(http: httpx.Client) -> tuple[dict[str, str], str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}, response.json()["session_id"]
 
 
-def test_a_logout_in_one_process_is_refused_by_the_other_at_once(
-    two_processes: tuple[str, str],
-) -> None:
+@pytest.fixture
+def clients(two_processes: tuple[str, str]) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """An HTTP client of each process."""
     with (
         httpx.Client(base_url=two_processes[0], timeout=10) as a,
         httpx.Client(base_url=two_processes[1], timeout=10) as b,
     ):
-        headers, _ = first_turn(a)
-        cached_in(a, headers)
-        cached_in(b, headers)
+        yield a, b
 
-        assert a.post("/auth/logout", headers=headers).status_code == 204
-        assert a.get("/sessions", headers=headers).status_code == 401
-        took = until_refused(b, headers)
+
+def test_a_logout_in_one_process_is_refused_by_the_other_at_once(
+    clients: tuple[httpx.Client, httpx.Client],
+) -> None:
+    a, b = clients
+    headers, _ = first_turn(a)
+    cached_in(a, headers)
+    cached_in(b, headers)
+
+    assert a.post("/auth/logout", headers=headers).status_code == 204
+    assert a.get("/sessions", headers=headers).status_code == 401
+    took = until_refused(b, headers)
     print(f"\nthe other process refused the revoked token {took * 1000:.0f} ms after logout")
 
 
 def test_a_deleted_users_credentials_are_refused_by_every_process(
-    two_processes: tuple[str, str], database_url: str
+    clients: tuple[httpx.Client, httpx.Client], database_url: str
 ) -> None:
-    with (
-        httpx.Client(base_url=two_processes[0], timeout=10) as a,
-        httpx.Client(base_url=two_processes[1], timeout=10) as b,
-    ):
-        headers, session_id = first_turn(a)
-        cached_in(a, headers)
-        cached_in(b, headers)
-        asyncio.run(delete_user(database_url, session_id))
-        until_refused(a, headers)
-        until_refused(b, headers)
+    a, b = clients
+    headers, session_id = first_turn(a)
+    cached_in(a, headers)
+    cached_in(b, headers)
+    asyncio.run(delete_user(database_url, session_id))
+    until_refused(a, headers)
+    until_refused(b, headers)
 
 
 def test_an_expired_credential_is_refused_by_every_process_that_cached_it(
-    two_processes: tuple[str, str], database_url: str
+    clients: tuple[httpx.Client, httpx.Client], database_url: str
 ) -> None:
-    with (
-        httpx.Client(base_url=two_processes[0], timeout=10) as a,
-        httpx.Client(base_url=two_processes[1], timeout=10) as b,
-    ):
-        headers, session_id = first_turn(a)
-        with psycopg.connect(database_url) as conn:
-            conn.execute(
-                "UPDATE user_credentials SET expires_at = now() + interval '4 seconds' "
-                "WHERE user_id = (SELECT user_id FROM chat_sessions WHERE id = %s)",
-                (session_id,),
-            )
-        cached_in(a, headers)
-        cached_in(b, headers)
-        for http in (a, b):  # the cached answers do not outlive the credential
-            until_refused(http, headers, within=5.0)
+    a, b = clients
+    headers, session_id = first_turn(a)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE user_credentials SET expires_at = now() + interval '4 seconds' "
+            "WHERE user_id = (SELECT user_id FROM chat_sessions WHERE id = %s)",
+            (session_id,),
+        )
+    cached_in(a, headers)
+    cached_in(b, headers)
+    for http in (a, b):  # the cached answers do not outlive the credential
+        until_refused(http, headers, within=5.0)
 
 
 async def delete_user(database_url: str, session_id: str) -> None:
