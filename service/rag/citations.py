@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-__all__ = ["cite_marked"]
+__all__ = ["CitationMarkers", "cite_marked"]
 
 T = TypeVar("T")
 
@@ -14,6 +14,11 @@ T = TypeVar("T")
 # has at most nine digits (int() refuses huge ones): a longer one in brackets is plain text.
 _NUMBERS = r"\d{1,9}(?:\s*[-\u2013]\s*\d{1,9})?"
 _MARKER = re.compile(rf"([^\S\n]*)\[(\s*{_NUMBERS}(?:\s*,\s*{_NUMBERS})*\s*)\]")
+
+
+# What may still become a marker once more text arrives: "[" and what a marker holds inside,
+# with the horizontal space before it (which goes if the marker turns out empty).
+_UNFINISHED = re.compile(r"[^\S\n]*(?:\[[\d\s,\-\u2013]{0,40})?\Z")
 
 
 def cite_marked(text: str, passages: list[T]) -> tuple[str, list[T]]:
@@ -25,19 +30,46 @@ def cite_marked(text: str, passages: list[T]) -> tuple[str, list[T]]:
     ("[2-3]" may become "[1, 2]"). Numbers naming no passage are dropped; a marker left empty
     goes, with the space before it. A text without markers cites nothing.
     """
-    numbers: dict[int, int] = {}  # position in passages -> new number
+    markers = CitationMarkers(passages)
+    renumbered = markers.feed(text) + markers.finish()
+    return renumbered, markers.cited()
 
-    def rewrite(marker: re.Match[str]) -> str:
+
+class CitationMarkers(Generic[T]):
+    """``cite_marked`` for text that arrives in pieces (a streamed answer): each piece fed
+    gives back the text that is final by then, renumbered; ``finish`` gives the rest. What a
+    marker split between pieces may still become is held back until it is whole, so the
+    pieces given back join into exactly what ``cite_marked`` makes of the whole text."""
+
+    def __init__(self, passages: list[T]) -> None:
+        self._passages = passages
+        self._numbers: dict[int, int] = {}  # position in passages -> new number
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._held + piece
+        unfinished = _UNFINISHED.search(text)
+        cut = len(text) if unfinished is None else unfinished.start()
+        self._held = text[cut:]
+        return _MARKER.sub(self._rewrite, text[:cut])
+
+    def finish(self) -> str:
+        text, self._held = self._held, ""
+        return _MARKER.sub(self._rewrite, text)
+
+    def cited(self) -> list[T]:
+        """The passages the markers so far name, in their new order."""
+        return [self._passages[index] for index in self._numbers]
+
+    def _rewrite(self, marker: re.Match[str]) -> str:
         renumbered: list[int] = []
         for part in marker.group(2).replace("\u2013", "-").split(","):
             first, _, last = part.partition("-")
             low, high = int(first), int(last or first)
-            for number in range(max(low, 1), min(high, len(passages)) + 1):
-                new = numbers.setdefault(number - 1, len(numbers) + 1)
+            for number in range(max(low, 1), min(high, len(self._passages)) + 1):
+                new = self._numbers.setdefault(number - 1, len(self._numbers) + 1)
                 if new not in renumbered:
                     renumbered.append(new)
         if not renumbered:
             return ""
         return f"{marker.group(1)}[{', '.join(map(str, renumbered))}]"
-
-    return _MARKER.sub(rewrite, text), [passages[index] for index in numbers]

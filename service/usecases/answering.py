@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 from .. import store
 from ..domain import Answer, Question, RetrievalUnavailable, Usage, estimate_tokens
-from ..rag.citations import cite_marked
+from ..rag.citations import CitationMarkers, cite_marked
 from ..rag.extractive import NOT_FOUND, Passage, build_extractive_answer, confidence
 from ..rag.providers import ChatCompletions, Completion, Embeddings, ProviderError
 from ..rag.sparse import Lexical
@@ -127,11 +127,12 @@ class RagAnswerer:
     async def _generate(
         self, question: Question, passages: list[Passage]
     ) -> AsyncIterator[str | Answer]:
-        """The model's text as it streams, then the Answer, whose text is authoritative.
+        """The model's text as it streams, then the Answer.
 
-        The streamed pieces carry the model's own passage numbers; the Answer's text has its
-        markers rewritten by ``cite_marked`` to agree with its sources, and it is what is
-        stored and sent in the final "done" event.
+        The pieces have their citation markers renumbered as they stream (``CitationMarkers``,
+        a marker split between pieces held back until whole), so they join into exactly the
+        Answer's text, whose markers agree with its sources: a client that only keeps the
+        streamed text (an OpenAI client) reads the same numbers as the citations.
         """
         assert self.llm is not None
         relevant = [passage for passage in passages if passage.score >= self.min_score]
@@ -158,6 +159,7 @@ class RagAnswerer:
             },
         ]
         pieces: list[str] = []
+        markers = CitationMarkers(relevant)
         completion = Completion(None, None)
         sampling = question.sampling
         async for item in self.llm.stream(
@@ -170,7 +172,10 @@ class RagAnswerer:
                 completion = item
             else:
                 pieces.append(item)
-                yield item
+                if renumbered := markers.feed(item):
+                    yield renumbered
+        if rest := markers.finish():
+            yield rest
         reply = "".join(pieces)
         text, cited = cite_marked(reply, relevant)
         if not text.strip():  # nothing, or only markers naming no passage

@@ -8,7 +8,12 @@ test_openai_compatible.py and test_extractive.py.)
 
 from __future__ import annotations
 
-from service.rag.citations import cite_marked
+import itertools
+
+import hypothesis
+from hypothesis import strategies as st
+
+from service.rag.citations import CitationMarkers, cite_marked
 from service.rag.extractive import confidence
 from tests.rag.conftest import LEXICAL, QUESTION, REFUNDS, SHIPPING, WEATHER, passage
 
@@ -100,3 +105,32 @@ def test_fused_scores_give_coverage_alone() -> None:
     partial = frozenset(list(QUESTION_TERMS)[:1])
     assert confidence(QUESTION_TERMS, [(0.016, ANSWERING)], min_score=0.0, fused=True) == 1.0
     assert confidence(QUESTION_TERMS, [(0.5, partial)], min_score=0.0, fused=True) == 0.333
+
+
+# --- streamed: the same result, however the text is cut into pieces ---------------------------
+
+MARKER_ISH = st.text(alphabet="ab [1]2,3-\u2013 \n\t9", max_size=60)
+
+
+@hypothesis.settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@hypothesis.given(text=MARKER_ISH, cuts=st.lists(st.integers(min_value=0, max_value=60)))
+def test_markers_streamed_in_pieces_join_into_what_the_whole_text_gives(
+    text: str, cuts: list[int]
+) -> None:
+    bounds = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
+    pieces = [text[start:end] for start, end in itertools.pairwise(bounds)]
+    markers = CitationMarkers(PASSAGES)
+    streamed = "".join(markers.feed(piece) for piece in pieces) + markers.finish()
+    assert (streamed, markers.cited()) == cite_marked(text, PASSAGES)
+
+
+def test_a_marker_split_between_pieces_is_held_back_until_it_is_whole() -> None:
+    markers = CitationMarkers(PASSAGES)
+    assert markers.feed("Hamburg") == "Hamburg"
+    assert markers.feed(" [") == ""
+    assert markers.feed("3") == ""
+    assert markers.feed("]. Then") == " [1]. Then"
+    assert markers.feed(" [9") == ""  # names no passage: it goes, with its space
+    assert markers.feed("] done") == " done"
+    assert markers.finish() == ""
+    assert markers.cited() == [PASSAGES[2]]

@@ -367,9 +367,11 @@ def test_an_answer_marking_only_its_second_passage_cites_that_one_as_1(
     assert [source["document_id"] for source in stored["sources"]] == [ids[second]]
 
 
-def test_streamed_pieces_carry_the_models_numbers_and_done_the_rewritten_answer(
+def test_streamed_pieces_are_renumbered_as_they_stream_and_join_into_the_answer(
     provider_client: TestClient, fake_openai: FakeOpenAI
 ) -> None:
+    """The model's passage numbers become the citations' as the pieces stream, so a client
+    that keeps only the streamed text (an OpenAI client) reads the same numbers."""
     headers = sign_up(provider_client)
     ids = {text: ingest(provider_client, headers, text)["id"] for text in (OTTERS, KELP)}
     fake_openai.reply = "They wrap in kelp [2] and hold hands [1]."
@@ -381,7 +383,7 @@ def test_streamed_pieces_carry_the_models_numbers_and_done_the_rewritten_answer(
     first, second = numbered_passages(fake_openai, OTTERS, KELP)
     events = sse_events(response.text)
     assert "".join(data["text"] for name, data in events if name == "delta") == (
-        "They wrap in kelp [2] and hold hands [1]."
+        "They wrap in kelp [1] and hold hands [2]."
     )
     done = events[-1][1]
     assert done["answer"] == "They wrap in kelp [1] and hold hands [2]."
