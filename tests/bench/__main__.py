@@ -157,7 +157,13 @@ async def _layers(url: str, data: Dataset, plan: datalayer.Plan) -> str:
     try:
         samples = await datalayer.run(layers, data, plan)
         statements = await datalayer.count_statements(url, layers, data, plan.counted_calls)
-        return datalayer.report(layers, samples, statements, plan)
+        wal_calls = plan.counted_calls * 40
+        wal = await datalayer.measure_wal(url, layers, data, wal_calls)
+        return (
+            datalayer.report(layers, samples, statements, plan)
+            + "\n"
+            + datalayer.wal_report(wal, wal_calls)
+        )
     finally:
         for layer in layers:
             await layer.close()

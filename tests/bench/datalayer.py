@@ -6,10 +6,11 @@ order each round, so drift (autovacuum, a growing table) does not favour one of 
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -137,6 +138,64 @@ async def count_statements(
     finally:
         await conn.close()
     return counts
+
+
+@dataclass(frozen=True)
+class Wal:
+    bytes_per_call: float
+    full_page_images_per_call: float
+
+
+async def measure_wal(
+    url: str, layers: Sequence[ChatLayer], data: Dataset, calls: int, concurrency: int = 32
+) -> dict[str, Wal]:
+    """WAL written per chat turn by each layer: ``calls`` turns from ``concurrency`` tasks,
+    each layer after a checkpoint (so that every page first touched is written whole, as in
+    production between checkpoints), measured by the WAL position and pg_stat_wal."""
+    conn = await asyncpg.connect(url)
+    found: dict[str, Wal] = {}
+    try:
+        for layer in layers:
+            turn = operations(layer, data, f"wal-{uuid.uuid4().hex[:8]}")["turn"]
+            numbers = iter(range(calls))
+            await conn.execute("CHECKPOINT")
+            await conn.execute("SELECT pg_stat_reset_shared('wal')")
+            before = await conn.fetchval("SELECT pg_current_wal_lsn()")
+
+            async def worker(call: Operation = turn, left: Iterator[int] = numbers) -> None:
+                for n in left:
+                    await call(n)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            written = await conn.fetchval(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", before
+            )
+            # Backends report their WAL statistics when idle, within a second or so.
+            await asyncio.sleep(2)
+            images = await conn.fetchval("SELECT wal_fpi FROM pg_stat_wal")
+            found[layer.name] = Wal(float(written) / calls, images / calls)
+    finally:
+        await conn.close()
+    return found
+
+
+def wal_report(wal: dict[str, Wal], calls: int) -> str:
+    by_hand = wal[HandwrittenLayer.name]
+    lines = [
+        f"#### WAL per chat turn ({calls} turns from 32 tasks, each layer after a checkpoint)",
+        "",
+        "| layer | KiB per turn | full-page images per turn | WAL vs hand-written |",
+        "|---|---|---|---|",
+    ]
+    for name, measured in wal.items():
+        lines.append(
+            f"| {name} | {measured.bytes_per_call / 1024:.1f} "
+            f"| {measured.full_page_images_per_call:.2f} "
+            f"| {measured.bytes_per_call / max(by_hand.bytes_per_call, 1):.2f}x |"
+        )
+    lines.append("")
+    lines.append("Target: WAL per turn at most 1.5x hand-written.")
+    return "\n".join(lines) + "\n"
 
 
 def _breakdown(rows: Sequence[asyncpg.Record], calls: int) -> str:
