@@ -48,7 +48,9 @@ def bench_database() -> Iterator[BenchDatabase]:
     try:
         url = server.url("postgres")
         dbmate(url, "up")
-        yield BenchDatabase(url, "embedded, Unix socket, fsync off, full_page_writes on, shared_buffers 128MB")
+        yield BenchDatabase(
+            url, "embedded, Unix socket, fsync off, full_page_writes on, shared_buffers 128MB"
+        )
     finally:
         server.stop()
         server.remove()
