@@ -458,3 +458,29 @@ def test_with_bm25_scores_confidence_is_coverage_times_the_best_passages_strengt
     score = source["score"]
     assert partial["confidence"] == round(2 / 3 * score / (score + 0.1), 3)
     assert 0.0 < partial["confidence"] < full["confidence"] < 1.0
+
+
+def test_sampling_asked_on_v1_reaches_the_language_model(
+    provider_client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    """temperature, top_p and max_tokens (or max_completion_tokens) of an OpenAI request go
+    to the configured model; what the request leaves out is left out."""
+    headers = sign_up(provider_client)
+    ingest(provider_client, headers, OTTERS)
+    fake_openai.reset()
+    bodies: list[dict[str, Any]] = [
+        {"temperature": 0.2, "top_p": 0.5, "max_tokens": 64.0},  # 64.0: JSON's whole number
+        {"max_completion_tokens": 32},
+    ]
+    for n, extra in enumerate(bodies):
+        question = {"role": "user", "content": f"{QUESTION} ({n})"}
+        body = {"model": "rag", "messages": [question], **extra}
+        response = provider_client.post("/v1/chat/completions", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+
+    sent = fake_openai.chat_requests()
+    assert [(b.get("temperature"), b.get("top_p"), b.get("max_tokens")) for b in sent] == [
+        (0.2, 0.5, 64),
+        (None, None, 32),
+    ]
+    assert all("max_completion_tokens" not in b for b in sent)
