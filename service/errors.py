@@ -8,6 +8,7 @@ without details.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -208,6 +209,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 HttpHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
+@functools.cache
 def _handlers() -> dict[type[Exception], HttpHandler]:
     handlers: dict[type[Exception], HttpHandler] = {
         ApiError: _api_error,

@@ -6,10 +6,14 @@ and the database tests already cover PostgreSQL 15.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +23,7 @@ from starlette.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +98,24 @@ def serve(app: Starlette) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def start_service(database_url: str, cwd: Path, **environ: str) -> subprocess.Popen[str]:
+    """``python -m service serve --port 0`` as its own process over the test's database,
+    with ``environ`` on top of a minimal environment; its first stdout line says where it
+    serves (``Serving on http://...``)."""
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        "INGEST_WORKER": "false",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "serve", "--port", "0"],
+        cwd=cwd,
+        env=base | environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

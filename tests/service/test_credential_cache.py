@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,9 +28,8 @@ from service import store
 from service.app import create_app
 from service.settings import Settings
 from service.usecases.credential_cache import CredentialCache
-from tests.service.conftest import app_settings, sign_up
+from tests.service.conftest import app_settings, sign_up, start_service
 
-ROOT = Path(__file__).resolve().parents[2]
 REACHES_OTHERS_WITHIN = 5.0  # seconds for a revocation to reach another process (ms, usually)
 
 
@@ -201,22 +198,8 @@ def two_processes(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]
     urls = []
     try:
         for name in ("a", "b"):
-            environ = {
-                "PATH": os.environ["PATH"],
-                "HOME": str(tmp_path),
-                "PYTHONPATH": str(ROOT),
-                "DATABASE_URL": database_url,
-                "QDRANT_URL": ":memory:",
-                "INGEST_WORKER": "false",
-                "LOG_LEVEL": "warning",
-            }
-            process = subprocess.Popen(
-                [sys.executable, "-m", "service", "serve", "--port", "0"],
-                cwd=tmp_path,
-                env=environ,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            process = start_service(
+                database_url, tmp_path, QDRANT_URL=":memory:", LOG_LEVEL="warning"
             )
             processes.append(process)
             assert process.stdout is not None

@@ -4,12 +4,9 @@ configuration checks of ``python -m service serve``."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -17,8 +14,7 @@ import pytest
 
 from service import serving
 from service.__main__ import main
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.service.conftest import start_service
 
 
 @pytest.mark.anyio
@@ -71,22 +67,7 @@ def test_a_busy_port_is_one_line_naming_the_address_and_the_fix() -> None:
 def test_serve_announces_its_address_once_it_holds_it_and_serves_there(
     database_url: str, tmp_path: Path
 ) -> None:
-    environ = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": database_url,
-        "QDRANT_PATH": str(tmp_path / "qdrant"),
-        "INGEST_WORKER": "false",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", "0"],
-        cwd=tmp_path,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_service(database_url, tmp_path, QDRANT_PATH=str(tmp_path / "qdrant"))
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # blocks until printed, or until the process ends
