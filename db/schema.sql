@@ -215,7 +215,8 @@ CREATE TABLE public.chat_sessions (
     CONSTRAINT chat_sessions_client_key_check CHECK (((char_length(client_key) >= 1) AND (char_length(client_key) <= 255))),
     CONSTRAINT chat_sessions_last_seq_check CHECK ((last_seq >= 0)),
     CONSTRAINT chat_sessions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text))
-);
+)
+WITH (fillfactor='90');
 
 
 --
@@ -905,4 +906,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261202030200'),
     ('20261202030300'),
     ('20261202030400'),
-    ('20261202050000');
+    ('20261202050000'),
+    ('20261202052832');
