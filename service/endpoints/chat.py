@@ -1,4 +1,5 @@
-"""POST /chat: a chat turn (``usecases.chat``) framed as JSON or as server-sent events.
+"""POST /chat: a chat turn (``usecases.chat``) framed as JSON or as server-sent events;
+POST /messages/{message_id}/regenerate: a new answer to an answered question, framed alike.
 
 Events: ``start`` (the ids, and a new user's token), ``delta``..., then ``done`` (the whole
 response, sent once the answer is stored) or ``error``.
@@ -16,10 +17,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..errors import ErrorBody, ErrorDetail, error_response, turn_failure
+from .. import store
+from ..errors import ApiError, ErrorBody, ErrorDetail, error_response, turn_failure
 from ..identity import Identity, unauthorized
 from ..json import encode, json_response
-from ..schemas import ChatRequest, ChatResponse
+from ..schemas import ChatRequest, ChatResponse, RegenerateRequest
 from ..usecases.accounts import Principal, Unidentified
 from ..usecases.chat import (
     Ask,
@@ -34,7 +36,7 @@ from ..usecases.chat import (
 from ..usecases.session_names import session_uuid
 from ..validation import check_length, check_session_name, invalid
 
-__all__ = ["chat"]
+__all__ = ["chat", "regenerate"]
 
 
 async def chat(
@@ -71,6 +73,28 @@ async def chat(
         identity: Identity = request.state.identity
         identity.remember(response, turn.new_user)
     return response
+
+
+async def regenerate(
+    request: Request, *, user: Principal, message_id: uuid.UUID, body: RegenerateRequest
+) -> Response:
+    """A new answer to the question answer ``message_id`` replied to; the earlier answer is
+    then superseded (shown in the history only with ``?answers=all``)."""
+    turns: ChatTurns = request.state.turns
+    try:
+        turn = await turns.regenerate(user, message_id, client_message_id=body.client_message_id)
+    except store.NotRegenerable as error:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "path field `message_id`: not an answer: only an assistant message that replies "
+            "to a question can be regenerated",
+            {"location": "path", "field": "message_id"},
+        ) from error
+    except store.AnswerSuperseded as error:
+        details = {"current_answer_id": error.current_answer_id}
+        raise ApiError(409, error.code, str(error), details) from error
+    return await _answer(request, turns, turn, stream=body.stream, name=None)
 
 
 async def _answer(

@@ -26,9 +26,17 @@ class _MessagePosition(msgspec.Struct, frozen=True, array_like=True):
 
 
 async def list_messages(
-    db: Db, user_id: uuid.UUID, session_id: uuid.UUID, *, limit: int, before: str | None = None
+    db: Db,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    *,
+    limit: int,
+    before: str | None = None,
+    all_answers: bool = False,
 ) -> MessagePage:
-    """The last ``limit`` messages before the cursor, oldest first; records the read (throttled)."""
+    """The last ``limit`` messages before the cursor, oldest first; records the read (throttled).
+
+    An answer replaced by a regenerated one is left out unless ``all_answers``."""
     if limit < 1:
         raise InvalidInput("limit must be at least 1")
     before_seq = None if before is None else decode_cursor(before, _MessagePosition).before_seq
@@ -36,7 +44,12 @@ async def list_messages(
     async def work(conn: Connection) -> MessagePage:
         # Reads the page and records the read in one statement.
         rows = await messages.list_last_messages(
-            conn, session_id=session_id, user_id=user_id, limit=limit + 1, before_seq=before_seq
+            conn,
+            session_id=session_id,
+            user_id=user_id,
+            all_answers=all_answers,
+            limit=limit + 1,
+            before_seq=before_seq,
         )
         if (
             not rows

@@ -12,16 +12,20 @@ from generated import messages, models
 from generated.db import JsonInput
 
 from ..domain import Citation
-from .errors import Conflict, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .tx import Connection, Db, exec_statement
 
 __all__ = [
+    "AnswerPending",
+    "AnswerSuperseded",
     "ChatTurn",
+    "NotRegenerable",
     "complete_chat_turn",
     "fail_abandoned_turns",
     "fail_chat_turn",
     "restart_chat_turn",
     "start_chat_turn",
+    "start_regenerated_turn",
 ]
 
 
@@ -70,6 +74,98 @@ async def start_chat_turn(
 
     # One statement, and a second only to replay a retry: no transaction needed.
     return await exec_statement(db, work)
+
+
+class NotRegenerable(InvalidInput):
+    """Only an assistant message that replies to a question can be regenerated."""
+
+    code = "not_an_answer"
+
+
+class AnswerPending(Conflict):
+    """The answer is still being written: it cannot be regenerated yet."""
+
+    code = "turn_in_progress"
+
+    def __init__(self, answer: models.ChatMessage) -> None:
+        super().__init__("the answer is still being generated")
+        self.answer = answer
+
+
+class AnswerSuperseded(Conflict):
+    """A regenerated answer replaced this one: regenerate the current answer instead."""
+
+    code = "answer_superseded"
+
+    def __init__(self, current_answer_id: uuid.UUID | None) -> None:
+        super().__init__("a regenerated answer replaced this one; regenerate the current answer")
+        self.current_answer_id = current_answer_id
+
+
+# A regeneration that finds nothing wrong with its answer, yet stored nothing, met a
+# concurrent change between its statements: it tries again, this many times in all.
+_REGENERATE_ATTEMPTS = 3
+
+
+async def start_regenerated_turn(
+    db: Db, user_id: uuid.UUID, message_id: uuid.UUID, *, client_message_id: str | None = None
+) -> ChatTurn:
+    """Store a new pending answer to the question that answer ``message_id`` replied to, with
+    the session's next sequence number, and mark that answer superseded, in one statement.
+
+    A retry with the same client_message_id inserts nothing and returns the regenerated turn,
+    in whatever state its answer has reached. Of concurrent regenerations of one answer with
+    different client_message_ids, the first stores a new answer and the others find it
+    superseded. NotFound: not one of the user's messages; NotRegenerable: not an answer to a
+    question; AnswerPending, AnswerSuperseded; Conflict: client_message_id was used by
+    another message of the session.
+    """
+
+    async def work(conn: Connection) -> ChatTurn:
+        for _ in range(_REGENERATE_ATTEMPTS):
+            stored = await messages.regenerate_answer(
+                conn, message_id=message_id, user_id=user_id, client_message_id=client_message_id
+            )
+            if stored:
+                return ChatTurn(stored[0], stored[1], replayed=False)
+            answer = await messages.get_message(conn, message_id=message_id, user_id=user_id)
+            if answer is None:
+                raise NotFound("message not found")
+            if answer.role != "assistant" or answer.reply_to_id is None:
+                raise NotRegenerable("only an answer to a question can be regenerated")
+            if client_message_id is not None:
+                replayed = await _regenerated_by_client_id(conn, answer, client_message_id)
+                if replayed is not None:
+                    return replayed
+            if answer.status == "pending":
+                raise AnswerPending(answer)
+            if answer.superseded_at is not None:
+                current = await messages.get_current_answer(
+                    conn, question_id=answer.reply_to_id, user_id=user_id
+                )
+                raise AnswerSuperseded(None if current is None else current.id)
+        raise Conflict("the answer changed while it was being regenerated; try again")
+
+    # One statement, and reads only to replay a retry or say what stood in the way.
+    return await exec_statement(db, work)
+
+
+async def _regenerated_by_client_id(
+    conn: Connection, answer: models.ChatMessage, client_message_id: str
+) -> ChatTurn | None:
+    """The turn a regeneration of ``answer``'s question stored with this client_message_id (a
+    retry); None when the key is unused in the session, Conflict when it names another message."""
+    keyed = await messages.get_regenerated_answer_by_client_id(
+        conn,
+        session_id=answer.session_id,
+        user_id=answer.user_id,
+        client_message_id=client_message_id,
+    )
+    if not keyed:
+        return None
+    if len(keyed) != 2 or keyed[1].reply_to_id != answer.reply_to_id:
+        raise Conflict("client_message_id was used by another message of this session")
+    return ChatTurn(keyed[0], keyed[1], replayed=True)
 
 
 async def complete_chat_turn(

@@ -11,6 +11,10 @@ its failure was retryable (the database, the index or the model was unavailable,
 stream was cut), or it is still pending ``lease`` after its last touch (the request
 answering it died). ``fail_abandoned`` marks such answers failed for the turn's history.
 
+``regenerate`` starts a turn whose question is stored already: a new pending answer to the
+question an earlier answer replied to, superseding that answer; it is answered, streamed,
+retried and failed exactly like a ``begin`` turn.
+
 Callers (``POST /chat``, the OpenAI-compatible API, tests) only frame what this returns.
 """
 
@@ -140,10 +144,15 @@ class CredentialRequired(Exception):
 
 
 class TurnInProgress(Exception):
-    """The first request with this client_message_id is still being answered."""
+    """The first request with this client_message_id is still being answered (or the answer
+    asked to be regenerated is still being written)."""
 
-    def __init__(self, ids: dict[str, Any]) -> None:
-        super().__init__("the first request with this client_message_id is still being answered")
+    def __init__(
+        self,
+        ids: dict[str, Any],
+        message: str = "the first request with this client_message_id is still being answered",
+    ) -> None:
+        super().__init__(message)
         self.ids = ids
 
 
@@ -228,6 +237,43 @@ class ChatTurns:
             )
             return Turn(question, None, None)
 
+    async def regenerate(
+        self, caller: Principal, message_id: uuid.UUID, *, client_message_id: str | None
+    ) -> Turn:
+        """A new pending answer to the question that answer ``message_id`` replied to, which
+        it supersedes: a turn like ``begin``'s, its question already stored, for ``answer``
+        or ``stream``. A retry with the same client_message_id replays (or takes over, as
+        ``begin`` does) the answer the first request stored.
+
+        TurnInProgress when that answer is still being written; store.NotFound,
+        store.NotRegenerable, store.AnswerSuperseded and store.Conflict as
+        ``store.start_regenerated_turn`` raises them.
+        """
+        try:
+            stored = await store.start_regenerated_turn(
+                self._db, caller.user_id, message_id, client_message_id=client_message_id
+            )
+        except store.AnswerPending as pending:
+            answer = pending.answer
+            raise TurnInProgress(
+                {
+                    "session_id": str(answer.session_id),
+                    "user_message_id": str(answer.reply_to_id),
+                    "assistant_message_id": str(answer.id),
+                },
+                "the answer is still being generated: regenerate it once it is complete or failed",
+            ) from pending
+        stored = await self._resumed(caller, stored)
+        asked = stored.user_message
+        context = asked.metadata.get("context") if isinstance(asked.metadata, dict) else None
+        question = Question(
+            text=asked.content,
+            user_id=caller.user_id,
+            session_id=asked.session_id,
+            context=context if isinstance(context, str) else None,
+        )
+        return Turn(question, stored, None)
+
     async def answer(self, turn: Turn) -> TurnResult:
         """The turn's answer, stored; TurnFailed (or TurnInProgress for a replay) otherwise."""
         if turn.stored is not None and turn.stored.replayed:
@@ -251,9 +297,11 @@ class ChatTurns:
 
     async def _events(self, turn: Turn) -> Events:
         token = turn.token
-        yield Started(ids=turn.ids(), saved=turn.stored is not None, replayed=False, token=token)
         result: Answer | None = None
-        try:
+        try:  # from the first event: a client may leave as soon as it has the ids
+            yield Started(
+                ids=turn.ids(), saved=turn.stored is not None, replayed=False, token=token
+            )
             async for item in self._answerer.stream(turn.question):
                 if isinstance(item, Answer):
                     result = item
@@ -302,12 +350,7 @@ class ChatTurns:
                 else:
                     session_id = (await store.create_session(self._db, caller.user_id)).id
             stored = await self._start(caller, session_id, ask)
-        if stored.replayed and stored.assistant_message.status != "complete":
-            restarted = await store.restart_chat_turn(
-                self._db, caller.user_id, stored.assistant_message.id, lease=self._lease
-            )
-            if restarted is not None:  # the first answer cannot arrive: answer it again
-                stored = store.ChatTurn(stored.user_message, restarted, replayed=False)
+        stored = await self._resumed(caller, stored)
         question = Question(
             text=ask.text,
             user_id=caller.user_id,
@@ -316,6 +359,17 @@ class ChatTurns:
             context=ask.context,
         )
         return Turn(question, stored, new_user)
+
+    async def _resumed(self, caller: Principal, stored: store.ChatTurn) -> store.ChatTurn:
+        """A replayed turn whose first answer cannot arrive any more, taken over to be
+        answered again; any other turn as it is."""
+        if stored.replayed and stored.assistant_message.status != "complete":
+            restarted = await store.restart_chat_turn(
+                self._db, caller.user_id, stored.assistant_message.id, lease=self._lease
+            )
+            if restarted is not None:
+                return store.ChatTurn(stored.user_message, restarted, replayed=False)
+        return stored
 
     async def _start(self, caller: Principal, session_id: uuid.UUID, ask: Ask) -> store.ChatTurn:
         """Store the question and its pending answer in the caller's session (NotFound when

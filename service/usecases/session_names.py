@@ -30,7 +30,13 @@ def session_uuid(name: str) -> uuid.UUID | None:
 
 
 async def named_messages(
-    db: store.Pool, user_id: uuid.UUID, name: str, *, limit: int, before: str | None
+    db: store.Pool,
+    user_id: uuid.UUID,
+    name: str,
+    *,
+    limit: int,
+    before: str | None,
+    all_answers: bool = False,
 ) -> store.MessagePage:
     """A page of the messages of the user's session so named (``store.list_messages``);
     NotFound when the name is neither one of the user's session ids nor a key that started a
@@ -38,10 +44,14 @@ async def named_messages(
     session_id = session_uuid(name)
     if session_id is not None:
         try:
-            return await store.list_messages(db, user_id, session_id, limit=limit, before=before)
+            return await store.list_messages(
+                db, user_id, session_id, limit=limit, before=before, all_answers=all_answers
+            )
         except store.NotFound:
             pass  # not one of the user's sessions: the name is a key
     keyed = await store.find_keyed_session(db, user_id, name)
     if keyed is None:
         raise store.NotFound("session not found")
-    return await store.list_messages(db, user_id, keyed.id, limit=limit, before=before)
+    return await store.list_messages(
+        db, user_id, keyed.id, limit=limit, before=before, all_answers=all_answers
+    )

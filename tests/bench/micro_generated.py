@@ -95,14 +95,18 @@ async def run(url: str, calls: int, rounds: int) -> None:
 
             async def gen_many() -> object:
                 return await messages.list_last_messages(
-                    conn, session_id=session_id, user_id=user_id, limit=10
+                    conn, session_id=session_id, user_id=user_id, all_answers=False, limit=10
                 )
 
             async def hand_many() -> object:
-                return await conn.fetch(messages.LIST_LAST_MESSAGES, session_id, user_id, None, 10)
+                return await conn.fetch(
+                    messages.LIST_LAST_MESSAGES, session_id, user_id, None, False, 10
+                )
 
             async def hand_many_models() -> object:
-                rows = await conn.fetch(messages.LIST_LAST_MESSAGES, session_id, user_id, None, 10)
+                rows = await conn.fetch(
+                    messages.LIST_LAST_MESSAGES, session_id, user_id, None, False, 10
+                )
                 return [models.ChatMessage(*row) for row in rows]
 
             version = await conn.fetchval("SHOW server_version")

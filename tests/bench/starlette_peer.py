@@ -44,10 +44,11 @@ WITH touched AS (
       AND chat_sessions.last_accessed_at < now() - interval '60 seconds'
 )
 SELECT id, session_id, seq, role, status, error, content, sources, confidence, token_count,
-       metadata, client_message_id, reply_to_id, created_at, updated_at
+       metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
 FROM chat_messages
 WHERE chat_messages.session_id = $1
   AND chat_messages.user_id = $2
+  AND chat_messages.superseded_at IS NULL
 ORDER BY chat_messages.seq DESC
 LIMIT $3
 """
