@@ -24,6 +24,7 @@ from ..schemas import (
 from ..usecases.accounts import Principal
 from ..usecases.session_names import named_messages
 from ..validation import invalid, named_cursor
+from .search import search_text
 
 __all__ = [
     "create_session",
@@ -39,10 +40,22 @@ __all__ = [
 async def list_sessions(
     request: Request, *, user: Principal, query: SessionsQuery, limit: int
 ) -> Response:
+    """The caller's sessions by last activity; with ``q``, only those holding a message
+    that matches it (GET /search's query)."""
     with named_cursor("cursor"):
-        page = await store.list_sessions(
-            request.state.db, user.user_id, limit=limit, cursor=query.cursor or None
-        )
+        if query.q:
+            page = await store.sessions_matching(
+                request.state.db,
+                user.user_id,
+                config=request.state.settings.search_config,
+                query=search_text(query.q),
+                limit=limit,
+                cursor=query.cursor or None,
+            )
+        else:
+            page = await store.list_sessions(
+                request.state.db, user.user_id, limit=limit, cursor=query.cursor or None
+            )
     sessions = [session_out(session) for session in page.sessions]
     return json_response(SessionList(sessions=sessions, next_cursor=page.next_cursor))
 
@@ -83,7 +96,12 @@ async def list_messages(
     """The last ``limit`` messages before the cursor, oldest first."""
     with named_cursor("before"):
         page = await store.list_messages(
-            request.state.db, user.user_id, session_id, limit=limit, before=query.before or None
+            request.state.db,
+            user.user_id,
+            session_id,
+            limit=limit,
+            before=query.before or None,
+            all_answers=query.answers == "all",
         )
     messages = [message_out(message) for message in page.messages]
     return json_response(
@@ -99,6 +117,11 @@ async def history(
     message's ``timestamp``."""
     with named_cursor("before"):
         page = await named_messages(
-            request.state.db, user.user_id, session_id, limit=limit, before=query.before or None
+            request.state.db,
+            user.user_id,
+            session_id,
+            limit=limit,
+            before=query.before or None,
+            all_answers=query.answers == "all",
         )
     return json_response(history_out(session_id, page))

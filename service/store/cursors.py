@@ -1,7 +1,8 @@
 """Page cursors: the position of a page's last row, written as a query string carries it.
 
 A position's fields joined by ``.``: a timestamp as microseconds since the Unix epoch, a
-UUID as 32 lowercase hex digits, a sequence number (positive) in decimal. A session's
+UUID as 32 lowercase hex digits, a sequence number (positive) in decimal, a float (a search
+rank) as the 16 hex digits of its IEEE 754 bits (it comes back exactly). A session's
 cursor reads ``1764633600123456.5f0c2a8e6b4f4a579d0e3f6c2a8b7e51``, a message's ``42``.
 Every string of that shape is a position a listing can start from (schemas.py describes
 the shapes in /openapi.json): a client that builds one still pages only through its own
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import struct
 import uuid
 from typing import Annotated, TypeVar, get_args, get_origin
 
@@ -32,6 +34,7 @@ _SHAPES: dict[type, re.Pattern[str]] = {
     datetime.datetime: re.compile(r"-?[0-9]{1,16}|[0-9]{17}"),
     uuid.UUID: re.compile(r"[0-9a-f]{32}"),
     int: re.compile(r"[1-9][0-9]{0,17}"),
+    float: re.compile(r"[0-9a-f]{16}"),
 }
 
 
@@ -50,6 +53,8 @@ def _text(value: object) -> str:
         return str((value - _EPOCH) // _MICROSECOND)
     if isinstance(value, uuid.UUID):
         return value.hex
+    if isinstance(value, float):
+        return struct.pack(">d", value).hex()
     return str(value)
 
 
@@ -58,6 +63,8 @@ def _value(kind: type, text: str) -> object:
         return _EPOCH + int(text) * _MICROSECOND
     if kind is uuid.UUID:
         return uuid.UUID(hex=text)
+    if kind is float:
+        return float(struct.unpack(">d", bytes.fromhex(text))[0])
     return int(text)
 
 

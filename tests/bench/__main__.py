@@ -2,8 +2,9 @@
 
 Starts its own PostgreSQL (or uses BENCH_DATABASE_URL), loads 200 users x 10 sessions x
 20 messages, then prints: level 1 (data layers side by side) with level 4 (statements per
-call) beside it, level 2 (HTTP), level 5 (retrieval) and level 3 (scale). ``--quick`` runs every level briefly,
-to show it works (make bench-quick, in CI); its numbers are not worth quoting.
+call) beside it, level 2 (HTTP), level 5 (retrieval), level 3 (scale) and level 6 (full-text
+search). ``--quick`` runs every level briefly, to show it works (make bench-quick, in CI);
+its numbers are not worth quoting.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from service.connections import open_pool
 from service.settings import Settings
 
-from . import datalayer, http_level, micro_generated, retrieval, scale
+from . import datalayer, http_level, micro_generated, retrieval, scale, search
 from .database import bench_database, server_version
 from .dataset import Dataset, load
 from .stats import machine, versions
@@ -34,6 +35,9 @@ class Profile:
     retrieval_sizes: tuple[int, ...]
     retrieval_seconds: float
     retrieval_section: str  # "" for the whole python3-doc corpus
+    search_total: int  # messages in the table
+    search_heavy: int  # of which the searching user's
+    search_seconds: float
 
 
 FULL = Profile(
@@ -46,6 +50,9 @@ FULL = Profile(
     retrieval_sizes=(10**4, 10**5),
     retrieval_seconds=4.0,
     retrieval_section="",
+    search_total=10**6,
+    search_heavy=10**4,
+    search_seconds=5.0,
 )
 QUICK = Profile(
     layers=datalayer.Plan(rounds=1, seconds=0.7, warmup=0.2, counted_calls=10),
@@ -57,6 +64,9 @@ QUICK = Profile(
     retrieval_sizes=(10**3, 10**4),
     retrieval_seconds=0.5,
     retrieval_section="tutorial",
+    search_total=2 * 10**4,
+    search_heavy=10**3,
+    search_seconds=0.5,
 )
 
 
@@ -64,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--quick", action="store_true", help="every level, briefly (smoke test)")
     parser.add_argument(
-        "--levels", default="1,2,3,5", help="comma-separated: 1 (with 4), 2, 3, 5 (retrieval)"
+        "--levels",
+        default="1,2,3,5,6",
+        help="comma-separated: 1 (with 4), 2, 3, 5 (retrieval), 6 (full-text search)",
     )
     args = parser.parse_args(argv)
     levels = set(args.levels.split(","))
@@ -134,6 +146,20 @@ def main(argv: list[str] | None = None) -> int:
                         profile.scale_sizes,
                         profile.scale_seconds,
                         warmup=profile.scale_seconds / 4,
+                    )
+                ),
+                flush=True,
+            )
+        if "6" in levels:
+            print("## Level 6: full-text search\n")
+            print(
+                asyncio.run(
+                    search.run(
+                        database.url,
+                        profile.search_total,
+                        profile.search_heavy,
+                        profile.search_seconds,
+                        warmup=profile.search_seconds / 4,
                     )
                 ),
                 flush=True,

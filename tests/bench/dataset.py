@@ -164,7 +164,9 @@ async def load(
                         row.created_at + seq * minute,
                     )
                 )
-            if len(batch) >= 50_000:
+            # Each COPY within the pool's command timeout: the chat_message_search trigger and
+            # its index cost 0.1 to 1 ms a message (to_tsvector: its length, the load).
+            if len(batch) >= 2_000:
                 data.messages += await messages.copy_messages(conn, batch)
                 batch.clear()
         data.messages += await messages.copy_messages(conn, batch)
