@@ -18,6 +18,12 @@ the front-end key (FRONTEND_API_KEY) as its bearer token, and the user in Open W
 forwarded headers (``X-OpenWebUI-User-Id``, ``-Email``, ``-Name``), who is then a user of
 ours by that external id. The headers count only with the key; with any other credential
 they are refused (401), so no client can claim to be someone by sending them.
+
+A sign-in token (a JWT of JWT_ISSUER, known by its shape: three base64url parts, where the
+tokens this service issues are one) comes as the bearer token, never in the cookie. Sent
+with an anonymous user's credential, in ``X-Anonymous-Token`` or the cookie, it claims that
+user's history (``Accounts.claim``); the cookie is then cleared from the answer (by the route
+machinery, which reads ``request.state.forget_credential``): it names no one any more.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from typing import Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import store
 from .errors import ApiError
 from .settings import Settings, normal_origin
 from .usecases.accounts import Accounts, NewUser, Principal
+from .usecases.jwt_tokens import KeysUnavailable, looks_like_jwt
 
-__all__ = ["Identity", "TokenIdentity", "unauthorized"]
+__all__ = ["ANONYMOUS_TOKEN", "Identity", "TokenIdentity", "unauthorized"]
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Open WebUI's forwarded user (ENABLE_FORWARD_USER_INFO_HEADERS), and the issuer its ids get.
@@ -41,6 +49,8 @@ FORWARDED_USER = "x-openwebui-user-id"
 FORWARDED_EMAIL = "x-openwebui-user-email"
 FORWARDED_NAME = "x-openwebui-user-name"
 FRONTEND_ISSUER = "openwebui"
+# An anonymous credential sent beside a sign-in token, by a client that holds it (not a cookie).
+ANONYMOUS_TOKEN = "x-anonymous-token"
 
 
 class Identity(Protocol):
@@ -73,6 +83,7 @@ class TokenIdentity:
         self._same_site = settings.cookie_same_site()
         self._origins = settings.allowed_origin_set()
         self._frontend_key = settings.frontend_api_key
+        self._retry_after = settings.retry_after_seconds
 
     def for_request(self, request: Request) -> TokenIdentity:
         secure = self._always_secure or request.url.scheme == "https"
@@ -105,9 +116,39 @@ class TokenIdentity:
             )
         if token is None:
             return None
+        if not by_cookie and self._accounts.tokens is not None and looks_like_jwt(token):
+            return await self._signed_in(request, token)
         if by_cookie and request.method in _WRITES:
             self._check_origin(request)
         return await self._accounts.authenticate(token)
+
+    async def _signed_in(self, request: Request, token: str) -> Principal:
+        """The user a sign-in token names, after claiming the anonymous history sent with it.
+
+        No origin check: a sign-in token travels only in the Authorization header, which no
+        page of another site can make a browser send."""
+        request_id = request.state.request_id
+        try:
+            principal = await self._accounts.sign_in(token, request_id=request_id)
+        except KeysUnavailable:
+            raise ApiError(
+                503,
+                "identity_provider_unavailable",
+                "the sign-in token cannot be checked now: the identity provider's keys "
+                "(JWT_JWKS_URL) cannot be fetched; retry shortly",
+                headers={"Retry-After": str(self._retry_after)},
+            ) from None
+        anonymous = request.headers.get(ANONYMOUS_TOKEN)
+        if anonymous is None:
+            anonymous = request.cookies.get(self._cookie) or None
+            # Claimed or stale, the cookie names no one the signed-in browser needs.
+            request.state.forget_credential = anonymous is not None
+        if anonymous is not None and anonymous.strip():
+            try:
+                await self._accounts.claim(principal, anonymous.strip(), request_id=request_id)
+            except store.NotClaimable as refused:
+                raise ApiError(409, "not_claimable", str(refused)) from None
+        return principal
 
     def _is_frontend_key(self, token: str) -> bool:
         key = self._frontend_key

@@ -8,6 +8,10 @@ are served by their session key instead: a key long enough not to be guessed
 (LEGACY_TOKENLESS_MIN_KEY_CHARS), and not a UUID, stands for an anonymous user of its own,
 whose id is derived from the key (``key_holder``); that user's session with the key is the
 one the key continues. Whoever knows the key holds that conversation.
+
+A sign-in token (a JWT from JWT_ISSUER, ``jwt_tokens``) names a user by issuer and subject,
+made on first sign-in (``sign_in``). Presented with an anonymous user's credential, it claims
+that user's history (``claim``): moved to the signed-in user, the anonymous user deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import msgspec
 from .. import store
 from ..settings import Settings
 from .credential_cache import CredentialCache
+from .jwt_tokens import InvalidToken, JwtVerifier
 from .session_names import session_uuid
 
 __all__ = [
@@ -61,11 +66,21 @@ class KeyRefused(Exception):
 
 class Accounts:
     def __init__(
-        self, db: store.Pool, settings: Settings, *, cache: CredentialCache | None = None
+        self,
+        db: store.Pool,
+        settings: Settings,
+        *,
+        cache: CredentialCache | None = None,
+        tokens: JwtVerifier | None = None,
+        claimed: Callable[[], None] | None = None,
     ) -> None:
         """``cache``: who tokens name, kept current by a revocation feed the caller runs
-        (``store.RevocationFeed``); without one every request asks the database."""
+        (``store.RevocationFeed``); without one every request asks the database.
+        ``tokens``: sign-in tokens are accepted (JWT_JWKS_URL). ``claimed``: called after a
+        claim moved documents, whose vector points are then synced (``point_owners``)."""
         self._db = db
+        self.tokens = tokens
+        self._claimed = claimed
         self.ttl = datetime.timedelta(days=settings.token_ttl_days)
         self._cache = cache
         self._key_min_chars = (
@@ -89,6 +104,53 @@ class Accounts:
         if cache is not None:
             cache.put(token, credential, generation=generation)
         return Principal(credential.user_id, credential.id)
+
+    async def sign_in(self, token: str, *, request_id: str | None) -> Principal:
+        """The user a sign-in token names, made on first sign-in, its email and name kept as
+        the token says; InvalidCredential when the token is not valid, and
+        jwt_tokens.KeysUnavailable when the issuer's keys cannot be had."""
+        if self.tokens is None:
+            raise InvalidCredential("sign-in tokens are not accepted here (no JWT_JWKS_URL)")
+        try:
+            verified = await self.tokens.verify(token)
+        except InvalidToken as error:
+            raise InvalidCredential(str(error)) from None
+        user_id = await store.identified_user(
+            self._db,
+            verified.issuer,
+            verified.subject,
+            email=verified.email,
+            name=verified.name,
+            request_id=request_id,
+        )
+        return Principal(user_id, None)
+
+    async def claim(
+        self, principal: Principal, anonymous_token: str, *, request_id: str | None
+    ) -> store.ClaimedHistory | None:
+        """Move the history of the anonymous user ``anonymous_token`` names to the signed-in
+        ``principal``; None when there is nothing to claim (the token names no one, any more:
+        a claim done already is not done twice). store.NotClaimable when the token's user is
+        not anonymous."""
+        try:
+            anonymous = await self.authenticate(anonymous_token)
+        except InvalidCredential:
+            return None
+        if anonymous.credential_id is None or anonymous.user_id == principal.user_id:
+            return None
+        claimed = await store.claim_history(
+            self._db,
+            to_user_id=principal.user_id,
+            from_user_id=anonymous.user_id,
+            credential_id=anonymous.credential_id,
+            request_id=request_id,
+        )
+        if claimed is not None:
+            if self._cache is not None:  # here at once; elsewhere when the feed delivers it
+                self._cache.revoked(store.Revoked(user_id=claimed.from_user_id))
+            if self._claimed is not None and claimed.documents + claimed.duplicate_documents:
+                self._claimed()
+        return claimed
 
     async def forwarded(
         self, issuer: str, subject: str, *, email: str | None, name: str | None
