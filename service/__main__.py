@@ -1,4 +1,5 @@
-"""``python -m service serve | ingest PATH_OR_URL... | reindex | eval``: the command line."""
+"""``python -m service serve | ingest PATH_OR_URL... | reindex | retention | eval``: the
+command line."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only when some document's vectors were made another way or kept elsewhere",
     )
+    purge = commands.add_parser(
+        "retention",
+        help="purge (or list, with --dry-run) sessions inactive for more than N days, expired "
+        "credentials and, with RETENTION_DROP_DOCUMENT_CONTENT, completed documents' contents",
+    )
+    purge.add_argument("--inactive-days", type=int, required=True, metavar="N")
+    purge.add_argument("--dry-run", action="store_true", help="list and count, delete nothing")
     check = commands.add_parser("eval", help="recall@3 and MRR of retrieval on the eval set")
     check.add_argument("--questions", type=Path, default=ROOT / "eval" / "questions.json")
     args = parser.parse_args(argv)
@@ -50,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "retention" and args.inactive_days < 1:
+        print("--inactive-days must be at least 1", file=sys.stderr)
         return 2
     if args.command == "serve" and args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
@@ -96,13 +107,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from . import serving
-    from .cli import evaluate, ingest, load_questions, preflight, reindex
+    from .cli import evaluate, ingest, load_questions, preflight, reindex, retention
 
     if args.command == "ingest":
         failed = asyncio.run(ingest(settings, args.sources, owner=args.user, include=args.include))
         return 1 if failed else 0
     if args.command == "reindex":
         return 1 if asyncio.run(reindex(settings, if_stale=args.if_stale)) else 0
+    if args.command == "retention":
+        asyncio.run(retention(settings, inactive_days=args.inactive_days, dry_run=args.dry_run))
+        return 0
     if args.command == "eval":
         asyncio.run(evaluate(settings, load_questions(args.questions)))
         return 0

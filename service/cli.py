@@ -9,6 +9,7 @@ the service to be stopped first.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import fnmatch
 import hashlib
 import mimetypes
@@ -31,8 +32,17 @@ from .rag.edge import EngineBusy
 from .rag.vectors import LayoutMismatch, VectorStore
 from .settings import Settings
 from .usecases.ingestion import describe
+from .usecases.retention import Retention, RetentionCounts
 
-__all__ = ["EvalQuestion", "evaluate", "ingest", "load_questions", "preflight", "reindex"]
+__all__ = [
+    "EvalQuestion",
+    "evaluate",
+    "ingest",
+    "load_questions",
+    "preflight",
+    "reindex",
+    "retention",
+]
 
 INGESTIBLE = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
 # Documents in flight at once: one is extracted while others wait on PostgreSQL or the engine.
@@ -261,6 +271,48 @@ async def preflight(settings: Settings) -> None:
             "run `python -m service reindex`",
             file=sys.stderr,
         )
+
+
+async def retention(settings: Settings, *, inactive_days: int, dry_run: bool) -> RetentionCounts:
+    """List (dry run: the sessions by id, and the counts) or purge what retention removes for
+    sessions inactive for more than ``inactive_days``; the counts are printed either way.
+    Needs PostgreSQL only, so it runs beside a service that owns the embedded engine."""
+    pool = await open_pool(settings)
+    try:
+        planner = Retention(pool, settings)
+        cutoff = planner.cutoff(inactive_days)
+        mode = "dry run, nothing is deleted" if dry_run else "purge"
+        print(f"retention ({mode}): sessions inactive since {_when(cutoff)} ({inactive_days} days)")
+        if dry_run:
+            async for session in planner.inactive_sessions(cutoff):
+                print(
+                    f"  session {session.id}  user {session.user_id}  "
+                    f"last active {_when(session.last_activity_at)}  "
+                    f"{session.message_count} message(s)"
+                )
+            counts = await planner.count(cutoff)
+        else:
+            counts = await planner.purge(cutoff, request_id=f"retention-{uuid.uuid4().hex[:12]}")
+    finally:
+        await pool.close()
+    print("would purge:" if dry_run else "purged:")
+    contents = (
+        "off (set RETENTION_DROP_DOCUMENT_CONTENT=true to purge them)"
+        if counts.document_contents is None
+        else f"{counts.document_contents} ({counts.document_content_bytes} bytes)"
+    )
+    for label, value in (
+        ("sessions", counts.sessions),
+        ("messages", counts.messages),
+        ("expired credentials", counts.credentials),
+        ("document contents", contents),
+    ):
+        print(f"  {label:<21}{value}")
+    return counts
+
+
+def _when(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class EvalQuestion(msgspec.Struct, frozen=True):

@@ -205,6 +205,14 @@ class EdgeVectorStore:
         operation = qe.UpdateOperation.delete_points_by_filter(_document_filter(document_id))
         await self._call(_apply(operation))
 
+    async def delete_owner(self, owner_id: uuid.UUID) -> None:
+        operation = qe.UpdateOperation.delete_points_by_filter(_owner_filter(owner_id))
+        await self._call(_apply(operation))
+
+    async def count_owner_points(self, owner_id: uuid.UUID) -> int:
+        request = qe.CountRequest(exact=True, filter=_owner_filter(owner_id))
+        return int(await self._call(lambda shard: shard.count(request)))
+
     async def search(
         self,
         *,
@@ -345,6 +353,10 @@ def _document_filter(document_id: uuid.UUID) -> qe.Filter:
     return qe.Filter(
         must=[qe.FieldCondition(key="document_id", match=qe.MatchValue(str(document_id)))]
     )
+
+
+def _owner_filter(owner_id: uuid.UUID) -> qe.Filter:
+    return qe.Filter(must=[qe.FieldCondition(key="owner", match=qe.MatchValue(str(owner_id)))])
 
 
 def _uuid(point_id: object) -> uuid.UUID:

@@ -159,6 +159,19 @@ class ServerVectorStore:
             self._target, qm.FilterSelector(filter=_document_filter(document_id)), wait=True
         )
 
+    async def delete_owner(self, owner_id: uuid.UUID) -> None:
+        await self.open()
+        await self.client.delete(
+            self._target, qm.FilterSelector(filter=_owner_filter(owner_id)), wait=True
+        )
+
+    async def count_owner_points(self, owner_id: uuid.UUID) -> int:
+        await self.open()
+        counted = await self.client.count(
+            self._target, count_filter=_owner_filter(owner_id), exact=True
+        )
+        return counted.count
+
     async def search(
         self,
         *,
@@ -270,6 +283,12 @@ def _vectors(sparse: SparseVector, dense: list[float] | None) -> dict[str, Any]:
 def _document_filter(document_id: uuid.UUID) -> qm.Filter:
     return qm.Filter(
         must=[qm.FieldCondition(key="document_id", match=qm.MatchValue(value=str(document_id)))]
+    )
+
+
+def _owner_filter(owner_id: uuid.UUID) -> qm.Filter:
+    return qm.Filter(
+        must=[qm.FieldCondition(key="owner", match=qm.MatchValue(value=str(owner_id)))]
     )
 
 

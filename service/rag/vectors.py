@@ -138,6 +138,14 @@ class VectorStore(Protocol):
         """Every point of a document, by its indexed ``document_id`` payload."""
         ...
 
+    async def delete_owner(self, owner_id: uuid.UUID) -> None:
+        """Every point of one owner (an erased user), by its indexed ``owner`` payload."""
+        ...
+
+    async def count_owner_points(self, owner_id: uuid.UUID) -> int:
+        """How many points name this owner (erasure checks, tests)."""
+        ...
+
     async def search(
         self,
         *,
