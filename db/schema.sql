@@ -16,6 +16,20 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: btree_gin; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS btree_gin WITH SCHEMA public;
+
+
+--
+-- Name: EXTENSION btree_gin; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION btree_gin IS 'support for indexing common datatypes in GIN';
+
+
+--
 -- Name: audit_log_reject_change(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -23,6 +37,17 @@ CREATE FUNCTION public.audit_log_reject_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF TG_OP = 'UPDATE'
+       AND current_setting('audit_log.erasing', true) = 'on'
+       AND NEW.details = '{"erased": true}'::jsonb
+       AND (NEW.id, NEW.occurred_at, NEW.actor_user_id, NEW.action, NEW.target_type,
+            NEW.target_id, NEW.request_id)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.occurred_at, OLD.actor_user_id, OLD.action, OLD.target_type,
+            OLD.target_id, OLD.request_id)
+    THEN
+        RETURN NEW;
+    END IF;
     RAISE EXCEPTION 'audit_log is append-only: % is not allowed', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;
@@ -33,7 +58,36 @@ $$;
 -- Name: FUNCTION audit_log_reject_change(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.audit_log_reject_change() IS 'Trigger that keeps audit_log append-only.';
+COMMENT ON FUNCTION public.audit_log_reject_change() IS 'Trigger that keeps audit_log append-only, except for erasing the details of a row (audit_log.erasing on, details set to {"erased": true}).';
+
+
+--
+-- Name: chat_message_search_sync(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_message_search_sync() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    vector tsvector := to_tsvector(TG_ARGV[0]::regconfig, NEW.content);
+BEGIN
+    IF length(vector) > 0 THEN
+        INSERT INTO chat_message_search (message_id, user_id, search_vector)
+        VALUES (NEW.id, NEW.user_id, vector)
+        ON CONFLICT (message_id) DO UPDATE SET search_vector = excluded.search_vector;
+    ELSIF TG_OP = 'UPDATE' THEN
+        DELETE FROM chat_message_search WHERE message_id = NEW.id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION chat_message_search_sync(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.chat_message_search_sync() IS 'AFTER INSERT/UPDATE trigger on chat_messages: writes the message''s chat_message_search row (to_tsvector with the configuration named by the trigger argument), or deletes it when the content has no word.';
 
 
 --
@@ -129,7 +183,7 @@ CREATE TABLE public.audit_log (
     target_id text,
     request_id text,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['user.created'::text, 'user.deleted'::text, 'token.issued'::text, 'token.revoked'::text, 'session.deleted'::text, 'document.created'::text, 'document.ingested'::text, 'document.failed'::text, 'document.deleted'::text, 'retention.purged'::text]))),
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['user.created'::text, 'user.deleted'::text, 'token.issued'::text, 'token.revoked'::text, 'session.deleted'::text, 'document.created'::text, 'document.ingested'::text, 'document.failed'::text, 'document.deleted'::text, 'retention.purged'::text, 'feedback.set'::text, 'feedback.deleted'::text, 'history.claimed'::text]))),
     CONSTRAINT audit_log_details_check CHECK ((jsonb_typeof(details) = 'object'::text))
 );
 
@@ -156,6 +210,31 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: chat_message_search; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.chat_message_search (
+    message_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    search_vector tsvector NOT NULL
+);
+
+
+--
+-- Name: TABLE chat_message_search; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.chat_message_search IS 'The words of each message that has any, as the search index reads them; kept by the chat_messages_*_search triggers.';
+
+
+--
+-- Name: COLUMN chat_message_search.search_vector; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.chat_message_search.search_vector IS 'to_tsvector of the message''s content, with the configuration the triggers name; never empty.';
+
+
+--
 -- Name: chat_messages; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -176,6 +255,7 @@ CREATE TABLE public.chat_messages (
     reply_to_id uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    superseded_at timestamp with time zone,
     CONSTRAINT chat_messages_client_message_id_check CHECK (((char_length(client_message_id) >= 1) AND (char_length(client_message_id) <= 200))),
     CONSTRAINT chat_messages_confidence_check CHECK (((confidence >= (0)::double precision) AND (confidence <= (1)::double precision))),
     CONSTRAINT chat_messages_error_check CHECK (((status = 'failed'::text) = (error IS NOT NULL))),
@@ -186,6 +266,7 @@ CREATE TABLE public.chat_messages (
     CONSTRAINT chat_messages_sources_check CHECK ((jsonb_typeof(sources) = 'array'::text)),
     CONSTRAINT chat_messages_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'complete'::text, 'failed'::text]))),
     CONSTRAINT chat_messages_status_role_check CHECK (((status = 'complete'::text) OR (role = 'assistant'::text))),
+    CONSTRAINT chat_messages_superseded_at_check CHECK (((superseded_at IS NULL) OR ((role = 'assistant'::text) AND (status <> 'pending'::text)))),
     CONSTRAINT chat_messages_token_count_check CHECK ((token_count >= 0))
 );
 
@@ -195,6 +276,13 @@ CREATE TABLE public.chat_messages (
 --
 
 COMMENT ON TABLE public.chat_messages IS 'The totally ordered messages of a session, including the lifecycle of assistant replies.';
+
+
+--
+-- Name: COLUMN chat_messages.superseded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.chat_messages.superseded_at IS 'When a regenerated answer to the same question replaced this answer; NULL for the current one.';
 
 
 --
@@ -252,6 +340,28 @@ CREATE TABLE public.document_chunks (
 --
 
 COMMENT ON TABLE public.document_chunks IS 'The chunks of each document with their Qdrant point ids, so a document can be removed from both stores.';
+
+
+--
+-- Name: document_owner_syncs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.document_owner_syncs (
+    document_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    claimed_at timestamp with time zone,
+    claimed_by text,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    CONSTRAINT document_owner_syncs_attempts_check CHECK ((attempts >= 0))
+);
+
+
+--
+-- Name: TABLE document_owner_syncs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.document_owner_syncs IS 'Documents whose vector points must be made to match PostgreSQL (owner payload rewritten, or points deleted when the document is gone): a durable job, deleted once done.';
 
 
 --
@@ -340,6 +450,29 @@ CREATE TABLE public.message_citations (
 --
 
 COMMENT ON TABLE public.message_citations IS 'The ranked document chunks an assistant message used, queryable rather than opaque JSON.';
+
+
+--
+-- Name: message_feedback; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_feedback (
+    user_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    rating text NOT NULL,
+    comment text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT message_feedback_comment_check CHECK (((char_length(comment) >= 1) AND (char_length(comment) <= 2000))),
+    CONSTRAINT message_feedback_rating_check CHECK ((rating = ANY (ARRAY['up'::text, 'down'::text])))
+);
+
+
+--
+-- Name: TABLE message_feedback; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.message_feedback IS 'Each user''s rating of an assistant answer; the passages rated are the answer''s message_citations.';
 
 
 --
@@ -451,11 +584,42 @@ COMMENT ON TABLE public.users IS 'People (or anonymous visitors) who own chat se
 
 
 --
+-- Name: vector_erasures; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.vector_erasures (
+    id uuid DEFAULT public.uuid_v7() NOT NULL,
+    owner_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    claimed_at timestamp with time zone,
+    claimed_by text,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    CONSTRAINT vector_erasures_attempts_check CHECK ((attempts >= 0))
+);
+
+
+--
+-- Name: TABLE vector_erasures; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.vector_erasures IS 'Vector points still to delete for erased users: a durable job per erasure, deleted once the points are gone.';
+
+
+--
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: chat_message_search chat_message_search_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_message_search
+    ADD CONSTRAINT chat_message_search_pkey PRIMARY KEY (message_id);
 
 
 --
@@ -531,6 +695,14 @@ ALTER TABLE ONLY public.document_chunks
 
 
 --
+-- Name: document_owner_syncs document_owner_syncs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.document_owner_syncs
+    ADD CONSTRAINT document_owner_syncs_pkey PRIMARY KEY (document_id);
+
+
+--
 -- Name: document_sources document_sources_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -560,6 +732,14 @@ ALTER TABLE ONLY public.documents
 
 ALTER TABLE ONLY public.message_citations
     ADD CONSTRAINT message_citations_pkey PRIMARY KEY (message_id, rank);
+
+
+--
+-- Name: message_feedback message_feedback_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_feedback
+    ADD CONSTRAINT message_feedback_pkey PRIMARY KEY (user_id, message_id);
 
 
 --
@@ -611,6 +791,28 @@ ALTER TABLE ONLY public.users
 
 
 --
+-- Name: vector_erasures vector_erasures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.vector_erasures
+    ADD CONSTRAINT vector_erasures_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: audit_log_actor_user_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_actor_user_id_idx ON public.audit_log USING btree (actor_user_id) WHERE (actor_user_id IS NOT NULL);
+
+
+--
+-- Name: chat_message_search_user_id_search_vector_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX chat_message_search_user_id_search_vector_idx ON public.chat_message_search USING gin (user_id, search_vector);
+
+
+--
 -- Name: chat_messages_pending_updated_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -646,10 +848,24 @@ CREATE UNIQUE INDEX chat_sessions_user_id_client_key_key ON public.chat_sessions
 
 
 --
+-- Name: chat_sessions_user_id_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX chat_sessions_user_id_id_idx ON public.chat_sessions USING btree (user_id, id);
+
+
+--
 -- Name: chat_sessions_user_id_last_activity_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX chat_sessions_user_id_last_activity_at_idx ON public.chat_sessions USING btree (user_id, last_activity_at DESC, id DESC);
+
+
+--
+-- Name: document_owner_syncs_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX document_owner_syncs_created_at_idx ON public.document_owner_syncs USING btree (created_at, document_id);
 
 
 --
@@ -723,6 +939,13 @@ CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 
 
 --
+-- Name: vector_erasures_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX vector_erasures_created_at_idx ON public.vector_erasures USING btree (created_at, id);
+
+
+--
 -- Name: chat_messages_session_id_user_id_stats; Type: STATISTICS; Schema: public; Owner: -
 --
 
@@ -751,10 +974,24 @@ CREATE TRIGGER audit_log_reject_update_delete BEFORE DELETE OR UPDATE ON public.
 
 
 --
+-- Name: chat_messages chat_messages_insert_search; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER chat_messages_insert_search AFTER INSERT ON public.chat_messages FOR EACH ROW WHEN ((new.content <> ''::text)) EXECUTE FUNCTION public.chat_message_search_sync('english');
+
+
+--
 -- Name: chat_messages chat_messages_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER chat_messages_set_updated_at BEFORE UPDATE ON public.chat_messages FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: chat_messages chat_messages_update_search; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER chat_messages_update_search AFTER UPDATE OF content ON public.chat_messages FOR EACH ROW WHEN ((old.content IS DISTINCT FROM new.content)) EXECUTE FUNCTION public.chat_message_search_sync('english');
 
 
 --
@@ -779,6 +1016,13 @@ CREATE TRIGGER documents_set_updated_at BEFORE UPDATE ON public.documents FOR EA
 
 
 --
+-- Name: message_feedback message_feedback_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_feedback_set_updated_at BEFORE UPDATE ON public.message_feedback FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: user_identities user_identities_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -790,6 +1034,14 @@ CREATE TRIGGER user_identities_set_updated_at BEFORE UPDATE ON public.user_ident
 --
 
 CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: chat_message_search chat_message_search_message_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.chat_message_search
+    ADD CONSTRAINT chat_message_search_message_fkey FOREIGN KEY (message_id, user_id) REFERENCES public.chat_messages(id, user_id) ON UPDATE CASCADE ON DELETE CASCADE;
 
 
 --
@@ -865,6 +1117,14 @@ ALTER TABLE ONLY public.message_citations
 
 
 --
+-- Name: message_feedback message_feedback_message_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_feedback
+    ADD CONSTRAINT message_feedback_message_fkey FOREIGN KEY (message_id, user_id) REFERENCES public.chat_messages(id, user_id) ON DELETE CASCADE;
+
+
+--
 -- Name: user_credentials user_credentials_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -907,4 +1167,17 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261202030300'),
     ('20261202030400'),
     ('20261202050000'),
-    ('20261202052832');
+    ('20261202052545'),
+    ('20261202052547'),
+    ('20261202052556'),
+    ('20261202052557'),
+    ('20261202052558'),
+    ('20261202052559'),
+    ('20261202052708'),
+    ('20261202052709'),
+    ('20261202052724'),
+    ('20261202052733'),
+    ('20261202052832'),
+    ('20261202061216'),
+    ('20261202061217'),
+    ('20261202063821');

@@ -21,11 +21,14 @@ __all__ = [
     "COPY_MESSAGES",
     "FAIL_ABANDONED_ASSISTANT_MESSAGES_FOR_WORKER",
     "FAIL_ASSISTANT_MESSAGE",
+    "GET_CURRENT_ANSWER",
     "GET_MESSAGE",
     "GET_MESSAGES_BY_CLIENT_ID",
+    "GET_REGENERATED_ANSWER_BY_CLIENT_ID",
     "GET_SESSION_OF_CLIENT_MESSAGE",
     "LIST_LAST_MESSAGES",
     "LIST_RECENT_MESSAGES",
+    "REGENERATE_ANSWER",
     "RESTART_ASSISTANT_MESSAGE",
     "CompleteAssistantMessageParams",
     "CopyMessagesParams",
@@ -34,11 +37,14 @@ __all__ = [
     "copy_messages",
     "fail_abandoned_assistant_messages_for_worker",
     "fail_assistant_message",
+    "get_current_answer",
     "get_message",
     "get_messages_by_client_id",
+    "get_regenerated_answer_by_client_id",
     "get_session_of_client_message",
     "list_last_messages",
     "list_recent_messages",
+    "regenerate_answer",
     "restart_assistant_message",
 ]
 
@@ -59,13 +65,13 @@ WITH session AS (
            $4::jsonb, $5::text
     FROM session
     ON CONFLICT (session_id, client_message_id) DO NOTHING
-    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
 ), assistant_message AS (
     INSERT INTO chat_messages (session_id, user_id, seq, role, status, content, reply_to_id)
     SELECT user_message.session_id, user_message.user_id, user_message.seq + 1, 'assistant',
            'pending', '', user_message.id
     FROM user_message
-    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
 ), bumped AS (
     UPDATE chat_sessions
     SET last_seq = assistant_message.seq,
@@ -77,9 +83,9 @@ WITH session AS (
     FROM assistant_message
     WHERE chat_sessions.id = assistant_message.session_id
 )
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM user_message
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM user_message
 UNION ALL
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM assistant_message
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM assistant_message
 ORDER BY seq
 """
 
@@ -118,7 +124,7 @@ WITH completed AS (
     WHERE chat_messages.id = $6
       AND chat_messages.user_id = $7
       AND chat_messages.status = 'pending'
-    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
 ), cited AS (
     INSERT INTO message_citations (
         message_id, user_id, rank, document_id, chunk_id, point_id, score,
@@ -135,7 +141,7 @@ WITH completed AS (
     LEFT JOIN documents AS document ON document.id = citation.document_id
     LEFT JOIN document_chunks AS chunk ON chunk.id = citation.chunk_id
 )
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM completed
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM completed
 """
 
 
@@ -229,7 +235,7 @@ SET status = 'failed',
 WHERE id = $3
   AND user_id = $4
   AND status = 'pending'
-RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
 """
 
 
@@ -248,9 +254,33 @@ async def fail_assistant_message(
     return models.ChatMessage(*row)
 
 
+GET_CURRENT_ANSWER: Final[str] = """\
+-- name: GetCurrentAnswer :one
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM chat_messages
+WHERE reply_to_id = $1
+  AND user_id = $2
+  AND superseded_at IS NULL
+ORDER BY seq DESC
+LIMIT 1
+"""
+
+
+async def get_current_answer(
+    conn: Executor,
+    *,
+    user_id: uuid.UUID,
+    question_id: uuid.UUID | None = None,
+) -> models.ChatMessage | None:
+    """Returns the answer to a question that no regenerated answer has replaced."""
+    row = await conn.fetchrow(GET_CURRENT_ANSWER, question_id, user_id)
+    if row is None:
+        return None
+    return models.ChatMessage(*row)
+
+
 GET_MESSAGE: Final[str] = """\
 -- name: GetMessage :one
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM chat_messages
 WHERE id = $1
   AND user_id = $2
 """
@@ -271,13 +301,14 @@ async def get_message(
 
 GET_MESSAGES_BY_CLIENT_ID: Final[str] = """\
 -- name: GetMessagesByClientId :many
-SELECT reply.id, reply.session_id, reply.user_id, reply.seq, reply.role, reply.status, reply.error, reply.content, reply.sources, reply.confidence, reply.token_count, reply.metadata, reply.client_message_id, reply.reply_to_id, reply.created_at, reply.updated_at FROM chat_messages AS original
+SELECT reply.id, reply.session_id, reply.user_id, reply.seq, reply.role, reply.status, reply.error, reply.content, reply.sources, reply.confidence, reply.token_count, reply.metadata, reply.client_message_id, reply.reply_to_id, reply.created_at, reply.updated_at, reply.superseded_at FROM chat_messages AS original
 JOIN chat_messages AS reply
   ON reply.id = original.id OR reply.reply_to_id = original.id
 WHERE original.session_id = $1
   AND original.user_id = $2
   AND original.client_message_id = $3::text
   AND reply.user_id = $2
+  AND reply.superseded_at IS NULL
 ORDER BY reply.seq
 """
 
@@ -289,8 +320,38 @@ async def get_messages_by_client_id(
     user_id: uuid.UUID,
     client_message_id: str,
 ) -> list[models.ChatMessage]:
-    """Returns the user message created with this idempotency key and the assistant reply to it, in order (replays a retried turn)."""
+    """Returns the user message created with this idempotency key and its current assistant reply (the newest, once regenerated), in order (replays a retried turn)."""
     rows = await conn.fetch(GET_MESSAGES_BY_CLIENT_ID, session_id, user_id, client_message_id)
+    return [models.ChatMessage(*row) for row in rows]
+
+
+GET_REGENERATED_ANSWER_BY_CLIENT_ID: Final[str] = """\
+-- name: GetRegeneratedAnswerByClientId :many
+SELECT message.id, message.session_id, message.user_id, message.seq, message.role, message.status, message.error, message.content, message.sources, message.confidence, message.token_count, message.metadata, message.client_message_id, message.reply_to_id, message.created_at, message.updated_at, message.superseded_at FROM chat_messages AS keyed
+JOIN chat_messages AS message
+  ON message.id = keyed.id OR message.id = keyed.reply_to_id
+WHERE keyed.session_id = $1
+  AND keyed.user_id = $2
+  AND keyed.client_message_id = $3::text
+  AND message.user_id = $2
+ORDER BY message.seq
+"""
+
+
+async def get_regenerated_answer_by_client_id(
+    conn: Executor,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    client_message_id: str,
+) -> list[models.ChatMessage]:
+    """Returns the message of a session stored with this idempotency key and the question it replies to, question first: a regenerated answer and its question, or a user message alone (replays a retried regeneration, or shows that the key was used otherwise)."""
+    rows = await conn.fetch(
+        GET_REGENERATED_ANSWER_BY_CLIENT_ID,
+        session_id,
+        user_id,
+        client_message_id,
+    )
     return [models.ChatMessage(*row) for row in rows]
 
 
@@ -327,12 +388,14 @@ WITH touched AS (
       AND chat_sessions.user_id = $2
       AND chat_sessions.last_accessed_at < now() - interval '60 seconds'
 )
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM chat_messages
 WHERE chat_messages.session_id = $1
   AND chat_messages.user_id = $2
   AND chat_messages.seq < coalesce($3::bigint, 9223372036854775807)
+  -- A filter on the rows the index scan reads: superseded answers are rare.
+  AND (chat_messages.superseded_at IS NULL OR $4::boolean)
 ORDER BY chat_messages.seq DESC
-LIMIT $4
+LIMIT $5
 """
 
 
@@ -341,19 +404,21 @@ async def list_last_messages(
     *,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
+    all_answers: bool,
     limit: int,
     before_seq: int | None = None,
 ) -> list[models.ChatMessage]:
-    """Lists the last messages of a session, newest first (reverse for display), and records the read at most once a minute, in one statement; pass before_seq to page back."""
-    rows = await conn.fetch(LIST_LAST_MESSAGES, session_id, user_id, before_seq, limit)
+    """Lists the last messages of a session, newest first (reverse for display), and records the read at most once a minute, in one statement; pass before_seq to page back. Answers replaced by a regenerated one are left out unless all_answers."""
+    rows = await conn.fetch(LIST_LAST_MESSAGES, session_id, user_id, before_seq, all_answers, limit)
     return [models.ChatMessage(*row) for row in rows]
 
 
 LIST_RECENT_MESSAGES: Final[str] = """\
 -- name: ListRecentMessages :many
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at FROM chat_messages
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM chat_messages
 WHERE chat_messages.session_id = $1
   AND chat_messages.user_id = $2
+  AND chat_messages.superseded_at IS NULL
 ORDER BY chat_messages.seq DESC
 LIMIT $3
 """
@@ -366,8 +431,78 @@ async def list_recent_messages(
     user_id: uuid.UUID,
     limit: int,
 ) -> list[models.ChatMessage]:
-    """Lists the last messages of a session, newest first, without recording a read: the context an answer is generated with."""
+    """Lists the last messages of a session, newest first, without recording a read: the context an answer is generated with (answers replaced by a regenerated one left out)."""
     rows = await conn.fetch(LIST_RECENT_MESSAGES, session_id, user_id, limit)
+    return [models.ChatMessage(*row) for row in rows]
+
+
+REGENERATE_ANSWER: Final[str] = """\
+-- name: RegenerateAnswer :many
+WITH answer AS (
+    -- The lock makes concurrent regenerations of one answer take turns, and each checks
+    -- the conditions again on the row as the one before it left it: only the first finds
+    -- the answer still current. NO KEY: rows that reference the answer (citations,
+    -- feedback) need not wait for it.
+    SELECT chat_messages.id, chat_messages.session_id, chat_messages.user_id,
+           chat_messages.reply_to_id
+    FROM chat_messages
+    WHERE chat_messages.id = $1
+      AND chat_messages.user_id = $2
+      AND chat_messages.role = 'assistant'
+      AND chat_messages.status <> 'pending'
+      AND chat_messages.superseded_at IS NULL
+      AND chat_messages.reply_to_id IS NOT NULL
+    FOR NO KEY UPDATE
+), session AS (
+    -- The lock queues this append behind the session's others, as AppendChatTurn's does.
+    SELECT chat_sessions.id, chat_sessions.user_id, chat_sessions.last_seq
+    FROM chat_sessions
+    JOIN answer
+      ON answer.session_id = chat_sessions.id AND answer.user_id = chat_sessions.user_id
+    WHERE chat_sessions.user_id = $2
+    FOR UPDATE OF chat_sessions
+), regenerated AS (
+    INSERT INTO chat_messages (
+        session_id, user_id, seq, role, status, content, reply_to_id, client_message_id
+    )
+    SELECT session.id, session.user_id, session.last_seq + 1, 'assistant', 'pending', '',
+           answer.reply_to_id, $3::text
+    FROM session, answer
+    ON CONFLICT (session_id, client_message_id) DO NOTHING
+    RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
+), superseded AS (
+    -- Only once the new answer is stored: a used client_message_id changes nothing.
+    UPDATE chat_messages
+    SET superseded_at = now()
+    FROM regenerated
+    WHERE chat_messages.id = $1
+      AND chat_messages.user_id = $2
+), bumped AS (
+    UPDATE chat_sessions
+    SET last_seq = regenerated.seq,
+        last_activity_at = now()
+    FROM regenerated
+    WHERE chat_sessions.id = regenerated.session_id
+)
+SELECT question.id, question.session_id, question.user_id, question.seq, question.role, question.status, question.error, question.content, question.sources, question.confidence, question.token_count, question.metadata, question.client_message_id, question.reply_to_id, question.created_at, question.updated_at, question.superseded_at FROM chat_messages AS question
+JOIN regenerated
+  ON question.id = regenerated.reply_to_id AND question.user_id = regenerated.user_id
+WHERE question.user_id = $2
+UNION ALL
+SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM regenerated
+ORDER BY seq
+"""
+
+
+async def regenerate_answer(
+    conn: Executor,
+    *,
+    message_id: uuid.UUID,
+    user_id: uuid.UUID,
+    client_message_id: str | None = None,
+) -> list[models.ChatMessage]:
+    """Appends a new pending answer to the question that an answer replied to (the session's next sequence number) and marks that answer superseded, in one statement; returns the question and the new answer, question first, or nothing when the answer is not the user's current settled answer to a question, or client_message_id was already used in its session."""
+    rows = await conn.fetch(REGENERATE_ANSWER, message_id, user_id, client_message_id)
     return [models.ChatMessage(*row) for row in rows]
 
 
@@ -380,12 +515,13 @@ SET status = 'pending',
 WHERE id = $1
   AND user_id = $2
   AND role = 'assistant'
+  AND superseded_at IS NULL
   AND (
       (status = 'pending'
        AND updated_at < now() - make_interval(secs => $3::double precision))
       OR (status = 'failed' AND chat_messages.metadata @> '{"retryable": true}')
   )
-RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at
+RETURNING id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
 """
 
 
@@ -396,7 +532,7 @@ async def restart_assistant_message(
     user_id: uuid.UUID,
     lease_seconds: float,
 ) -> models.ChatMessage | None:
-    """Takes an assistant message over to answer it again in place: one still pending whose answering request has been silent for longer than the lease (it died), or one whose failure was retryable. Returns nothing otherwise (another request is answering it, or it failed for good). The update renews the lease (updated_at)."""
+    """Takes an assistant message over to answer it again in place: one still pending whose answering request has been silent for longer than the lease (it died), or one whose failure was retryable and that no regenerated answer has replaced. Returns nothing otherwise (another request is answering it, it failed for good, or it was superseded). The update renews the lease (updated_at)."""
     row = await conn.fetchrow(RESTART_ASSISTANT_MESSAGE, message_id, user_id, lease_seconds)
     if row is None:
         return None

@@ -6,7 +6,7 @@
 
 import datetime
 import uuid
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 
@@ -16,18 +16,23 @@ __all__ = [
     "AuditLog",
     "ChatMessage",
     "ChatMessageRole",
+    "ChatMessageSearch",
     "ChatMessageStatus",
     "ChatSession",
     "Document",
     "DocumentChunk",
+    "DocumentOwnerSync",
     "DocumentSource",
     "DocumentStatus",
     "MessageCitation",
+    "MessageFeedback",
+    "MessageFeedbackRating",
     "RateLimit",
     "User",
     "UserCredential",
     "UserCredentialKind",
     "UserIdentity",
+    "VectorErasure",
 ]
 
 
@@ -41,6 +46,10 @@ ChatMessageStatus: TypeAlias = Literal["pending", "complete", "failed"]
 
 DocumentStatus: TypeAlias = Literal["pending", "processing", "completed", "failed"]
 """The values of documents.status."""
+
+
+MessageFeedbackRating: TypeAlias = Literal["up", "down"]
+"""The values of message_feedback.rating."""
 
 
 UserCredentialKind: TypeAlias = Literal["session", "api"]
@@ -79,6 +88,17 @@ class ChatMessage(msgspec.Struct, frozen=True):
     reply_to_id: uuid.UUID | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    # When a regenerated answer to the same question replaced this answer; NULL for the current one.
+    superseded_at: datetime.datetime | None
+
+
+class ChatMessageSearch(msgspec.Struct, frozen=True):
+    """The words of each message that has any, as the search index reads them; kept by the chat_messages_*_search triggers."""
+
+    message_id: uuid.UUID
+    user_id: uuid.UUID
+    # to_tsvector of the message's content, with the configuration the triggers name; never empty.
+    search_vector: Any
 
 
 class ChatSession(msgspec.Struct, frozen=True):
@@ -135,6 +155,17 @@ class DocumentChunk(msgspec.Struct, frozen=True):
     created_at: datetime.datetime
 
 
+class DocumentOwnerSync(msgspec.Struct, frozen=True):
+    """Documents whose vector points must be made to match PostgreSQL (owner payload rewritten, or points deleted when the document is gone): a durable job, deleted once done."""
+
+    document_id: uuid.UUID
+    created_at: datetime.datetime
+    claimed_at: datetime.datetime | None
+    claimed_by: str | None
+    attempts: int
+    last_error: str | None
+
+
 class DocumentSource(msgspec.Struct, frozen=True):
     """The uploaded content of each document, kept until ingestion has read it, so an acknowledged upload is never lost."""
 
@@ -157,6 +188,17 @@ class MessageCitation(msgspec.Struct, frozen=True):
     document_title: str | None
     document_url: str | None
     snippet: str | None
+
+
+class MessageFeedback(msgspec.Struct, frozen=True):
+    """Each user's rating of an assistant answer; the passages rated are the answer's message_citations."""
+
+    user_id: uuid.UUID
+    message_id: uuid.UUID
+    rating: MessageFeedbackRating
+    comment: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 
 class RateLimit(msgspec.Struct, frozen=True):
@@ -204,3 +246,15 @@ class UserIdentity(msgspec.Struct, frozen=True):
     name: str | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+
+
+class VectorErasure(msgspec.Struct, frozen=True):
+    """Vector points still to delete for erased users: a durable job per erasure, deleted once the points are gone."""
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    created_at: datetime.datetime
+    claimed_at: datetime.datetime | None
+    claimed_by: str | None
+    attempts: int
+    last_error: str | None

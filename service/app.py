@@ -36,8 +36,13 @@ from .usecases.chat import ChatTurns
 from .usecases.conversations import Conversations
 from .usecases.credential_cache import CredentialCache
 from .usecases.documents import Documents
+from .usecases.erasure import Erasure
+from .usecases.exports import Exports
 from .usecases.ingestion import Ingestor
+from .usecases.jwt_tokens import JwtVerifier
 from .usecases.limits import Limits
+from .usecases.point_owners import PointOwners
+from .usecases.retention import Retention
 
 __all__ = ["State", "create_app"]
 
@@ -58,6 +63,10 @@ class State(TypedDict):
     documents: Documents
     identity: Identity
     limits: Limits
+    point_owners: PointOwners
+    exports: Exports
+    erasure: Erasure
+    retention: Retention
 
 
 @asynccontextmanager
@@ -109,7 +118,12 @@ async def open_state(
         if answerer is None:
             answerer = RagAnswerer(pool, vectors, settings, lexical=lexical, dense=dense, llm=llm)
         cache = await _credential_cache(settings, stack) if serving else None
-        accounts = Accounts(pool, settings, cache=cache)
+        tokens = None
+        if settings.jwt_jwks_url is not None:  # sign-in by JWT (issue 16)
+            tokens = JwtVerifier(settings)
+            stack.push_async_callback(tokens.aclose)
+        point_owners = PointOwners(pool, vectors)
+        accounts = Accounts(pool, settings, cache=cache, tokens=tokens, claimed=point_owners.wake)
         limits = Limits(pool, settings)
         yield State(
             settings=settings,
@@ -129,6 +143,10 @@ async def open_state(
             documents=Documents(pool, vectors, ingestor, settings, limits),
             identity=TokenIdentity(accounts, settings),
             limits=limits,
+            point_owners=point_owners,
+            exports=Exports(pool, settings),
+            erasure=Erasure(pool, vectors, settings, limits, cache=cache),
+            retention=Retention(pool, settings),
         )
 
 
@@ -172,8 +190,14 @@ def _cors(settings: Settings) -> list[Middleware]:
             CORSMiddleware,
             allow_origins=origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Session-Id"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Anonymous-Token",
+                "X-Request-ID",
+                "X-Session-Id",
+            ],
             expose_headers=["Retry-After", "X-Request-ID", "X-Session-Id"],
             max_age=600,
         )
@@ -198,7 +222,19 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
                     asyncio.create_task(
                         state["turns"].sweep_forever(settings.turn_sweep_seconds), name="sweep"
                     ),
+                    # Vector points whose owner a claim of anonymous history changed.
+                    asyncio.create_task(
+                        state["point_owners"].run_forever(settings.ingest_poll_seconds),
+                        name="point-owners",
+                    ),
+                    # Vector points of erased users (DELETE /me) whose deletion is still due.
+                    asyncio.create_task(state["erasure"].run_forever(), name="erasure"),
                 ]
+                if settings.retention_days:
+                    purge = state["retention"].run_forever(
+                        settings.retention_days, settings.retention_interval_seconds
+                    )
+                    workers.append(asyncio.create_task(purge, name="retention"))
             try:
                 yield state
             finally:

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from .endpoints.feedback import JSON_LINES
 from .errors import ErrorBody
 from .openai_schemas import ChatCompletionRequest, OpenAIErrorBody
 from .routes import OPERATIONS, Operation
@@ -256,7 +257,14 @@ def _operation(
         response: dict[str, Any] = {"description": "No content" if kind is None else "OK"}
         if kind is not None:
             schema = {"type": "object"} if kind is Any else refs[kind]
-            response["content"] = {"application/json": {"schema": schema}}
+            media_type = "application/json"
+            if operation.lines and status == 200:
+                # Under OpenAPI 3.1 the schema of a JSON Lines body describes one line.
+                media_type = JSON_LINES
+                response["description"] = "OK: JSON Lines, one object as described a line"
+            response["content"] = {media_type: {"schema": schema}}
+            if operation.markdown and status == 200:
+                response["content"]["text/markdown"] = {"schema": {"type": "string"}}
             if operation.stream and status == 200:
                 event = _OPENAI_EVENT if operation.dialect == "openai" else _EVENT
                 response["content"]["text/event-stream"] = {"schema": event}

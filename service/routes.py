@@ -27,7 +27,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import store
-from .endpoints import auth, chat, documents, openai, ops, sessions
+from .endpoints import (
+    auth,
+    chat,
+    documents,
+    erasure,
+    exports,
+    feedback,
+    me,
+    openai,
+    ops,
+    search,
+    sessions,
+)
 from .errors import error_for
 from .identity import Identity, unauthorized
 from .openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList
@@ -38,16 +50,26 @@ from .schemas import (
     DocumentList,
     DocumentOut,
     DocumentsQuery,
+    ExportQuery,
+    FeedbackOut,
+    FeedbackSet,
     Health,
     HistoryList,
+    MeOut,
     MessageList,
     MessagesQuery,
+    RatedAnswerOut,
     Readiness,
+    RegenerateRequest,
+    SearchQuery,
+    SearchResults,
     SessionCreate,
+    SessionExport,
     SessionList,
     SessionOut,
     SessionsQuery,
     SessionUpdate,
+    UserExport,
 )
 from .usecases.accounts import Accounts, KeyRefused, Principal, Unidentified
 from .usecases.limits import Limits
@@ -86,7 +108,7 @@ class KeyField:
 
 @dataclass(frozen=True, kw_only=True)
 class Operation:
-    method: Literal["GET", "POST", "PATCH", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     endpoint: Endpoint
     summary: str
@@ -98,6 +120,8 @@ class Operation:
     # status -> body type (None: no body; Any: a free-form JSON object)
     responses: dict[int, Any] = field(default_factory=dict)
     stream: bool = False  # the success answer may be text/event-stream
+    markdown: bool = False  # the success answer may be text/markdown (?format=md)
+    lines: bool = False  # the success answer is JSON Lines, one 200 body a line
     database: bool = True  # may answer 503 when PostgreSQL is unreachable
     errors: tuple[int, ...] = ()  # error statuses beyond those the declarations above imply
     rate: tuple[Rate, ...] = ()  # abuse limits checked before the endpoint runs (429)
@@ -129,13 +153,39 @@ OPERATIONS: list[Operation] = [
         tokenless=KeyField("body", "session_id"),
     ),
     Operation(
+        method="POST",
+        path="/messages/{message_id}/regenerate",
+        endpoint=chat.regenerate,
+        summary="Answer again the question one of the caller's answers replied to: a new answer "
+        "with the session's next seq, replying to the same question, which supersedes the "
+        "earlier one (GET /sessions/{session_id}/messages?answers=all still lists it). The same "
+        "client_message_id again returns the same new answer; a question: 422; an answer still "
+        "being written, or superseded already: 409",
+        body=RegenerateRequest,
+        responses={200: ChatResponse},
+        stream=True,
+        errors=(409, 502),
+        rate=("chat_turn",),
+    ),
+    Operation(
         method="GET",
         path="/sessions",
         endpoint=sessions.list_sessions,
-        summary="List the caller's sessions, most recently active first",
+        summary="List the caller's sessions, most recently active first (with `q`: only those "
+        "holding a message that matches it, as GET /search matches)",
         query=SessionsQuery,
         paged=True,
         responses={200: SessionList},
+    ),
+    Operation(
+        method="GET",
+        path="/search",
+        endpoint=search.search,
+        summary="Search the caller's own messages (full text: words, quoted phrases, -excluded "
+        "words, or), best match first, each with a highlighted snippet",
+        query=SearchQuery,
+        paged=True,
+        responses={200: SearchResults},
     ),
     Operation(
         method="POST",
@@ -171,10 +221,22 @@ OPERATIONS: list[Operation] = [
         method="GET",
         path="/sessions/{session_id}/messages",
         endpoint=sessions.list_messages,
-        summary="The last messages of a session, oldest first, with a cursor for older ones",
+        summary="The last messages of a session, oldest first, with a cursor for older ones; "
+        "each question with its newest answer only, unless ?answers=all (answers replaced by a "
+        "regenerated one too, with superseded_at set)",
         query=MessagesQuery,
         paged=True,
         responses={200: MessageList},
+    ),
+    Operation(
+        method="GET",
+        path="/sessions/{session_id}/export",
+        endpoint=exports.export_session,
+        summary="Export one of the caller's sessions with its messages and their citations: "
+        "JSON (default) or, with ?format=md, a readable Markdown transcript; streamed",
+        query=ExportQuery,
+        responses={200: SessionExport},
+        markdown=True,
     ),
     Operation(
         method="GET",
@@ -220,6 +282,61 @@ OPERATIONS: list[Operation] = [
         endpoint=documents.delete_document,
         summary="Delete one of the caller's documents with its chunks",
         responses={204: None},
+    ),
+    Operation(
+        method="PUT",
+        path="/messages/{message_id}/feedback",
+        endpoint=feedback.set_feedback,
+        summary="Rate one of the caller's answers, up or down with an optional comment, "
+        "replacing an earlier rating of it (a question: 422; an answer not complete: 409)",
+        body=FeedbackSet,
+        responses={200: FeedbackOut},
+        errors=(409,),
+    ),
+    Operation(
+        method="DELETE",
+        path="/messages/{message_id}/feedback",
+        endpoint=feedback.delete_feedback,
+        summary="Delete the caller's rating of an answer",
+        responses={204: None},
+    ),
+    Operation(
+        method="GET",
+        path="/feedback/export",
+        endpoint=feedback.export_feedback,
+        summary="The caller's rated answers as JSON Lines, one a line: the question, the "
+        "answer, the passages it cited with their text, the rating and comment",
+        responses={200: RatedAnswerOut},
+        lines=True,
+    ),
+    Operation(
+        method="GET",
+        path="/me/export",
+        endpoint=exports.export_me,
+        summary="Export everything the caller owns as one JSON document (their record, "
+        "sessions with messages and citations, document records); streamed",
+        responses={200: UserExport},
+    ),
+    Operation(
+        method="GET",
+        path="/me",
+        endpoint=me.me,
+        summary="Who the caller is: their user id, whether anonymous, the identities they "
+        "signed in with (issuer, subject, email, name) and how many sessions, messages and "
+        "documents they hold. With a sign-in token and an anonymous credential "
+        "(X-Anonymous-Token, or the cookie), the anonymous history is claimed first (409: the "
+        "credential's user is not anonymous)",
+        responses={200: MeOut},
+        errors=(409,),
+    ),
+    Operation(
+        method="DELETE",
+        path="/me",
+        endpoint=erasure.delete_me,
+        summary="Erase the caller: every session, message, document (with its stored content "
+        "and vectors) and credential; audit rows keep only the fact. 204 when done; 202 when "
+        "the vector store's part is queued (a durable job retried until done)",
+        responses={204: None, 202: None},
     ),
     Operation(
         method="POST",
@@ -395,7 +512,12 @@ async def _answer(operation: Operation, request: Request) -> Response:
         # Received before the budget starts: a slow client is not the database's time.
         await request.body()
     with store.deadline(request.state.settings.db_request_budget):
-        return await operation.endpoint(request, **await _arguments(operation, request))
+        response = await operation.endpoint(request, **await _arguments(operation, request))
+    if getattr(request.state, "forget_credential", False):
+        # A sign-in token came with the anonymous cookie, which its claim left naming no one.
+        identity: Identity = request.state.identity
+        identity.forget(response)
+    return response
 
 
 def routes() -> list[Route]:

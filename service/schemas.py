@@ -7,6 +7,7 @@ dropped. Responses are built from the generated models by the ``*_out`` function
 from __future__ import annotations
 
 import datetime
+import html
 import uuid
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -17,6 +18,7 @@ from . import store
 from .domain import Citation, Usage
 
 __all__ = [
+    "EXPORT_FORMAT",
     "ChatRequest",
     "ChatResponse",
     "Citation",
@@ -24,22 +26,46 @@ __all__ = [
     "DocumentList",
     "DocumentOut",
     "DocumentsQuery",
+    "ExportCitation",
+    "ExportIdentity",
+    "ExportMessage",
+    "ExportQuery",
+    "ExportSession",
+    "ExportUser",
+    "FeedbackOut",
+    "FeedbackSet",
     "Health",
     "HistoryList",
     "HistoryMessageOut",
+    "IdentityOut",
+    "MeCounts",
+    "MeOut",
     "MessageList",
     "MessageOut",
     "MessagesQuery",
+    "RatedAnswerOut",
     "Readiness",
+    "RegenerateRequest",
+    "SearchQuery",
+    "SearchResultOut",
+    "SearchResults",
     "SessionCreate",
+    "SessionExport",
     "SessionList",
     "SessionOut",
     "SessionUpdate",
     "SessionsQuery",
     "Usage",
+    "UserExport",
     "document_out",
+    "export_message_out",
+    "export_user_out",
+    "feedback_out",
     "history_out",
+    "me_out",
     "message_out",
+    "rated_answer_out",
+    "search_result_out",
     "session_out",
 ]
 
@@ -120,6 +146,31 @@ SeqCursor = Annotated[
         },
     ),
 ]
+# A search result's position: its rank (the 16 hex digits of a float's IEEE 754 bits) and id.
+RankIdCursor = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        extra_json_schema={
+            "pattern": r"^[0-9a-f]{16}\.[0-9a-f]{32}$",
+            "description": "the next_cursor of the page before",
+        },
+    ),
+]
+SEARCH_QUERY_CHARS = 500
+SearchText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=SEARCH_QUERY_CHARS,
+        extra_json_schema={
+            "pattern": NOT_BLANK,
+            "description": 'what a search box takes: words (all must match), "quoted phrases", '
+            "-word to exclude one, `or` between alternatives; matched by stem in the server's "
+            "text-search language (SEARCH_CONFIG). Only stopwords or only -words: no results",
+        },
+    ),
+]
 
 
 def exactly_one(*names: str) -> JsonSchema:
@@ -164,6 +215,14 @@ class ChatRequest(Input, frozen=True):
     context: str | None = None  # at most MAX_CONTEXT_CHARS (openapi.py says so)
 
 
+class RegenerateRequest(Input, frozen=True):
+    """A new answer to the question an answer replied to; the same ``client_message_id``
+    again returns that new answer, never a third one."""
+
+    client_message_id: ClientMessageId | None = None
+    stream: bool = False
+
+
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     answer: str
     sources: list[Citation]
@@ -200,6 +259,7 @@ class SessionUpdate(Input, frozen=True):
 
 class SessionsQuery(Input, frozen=True):
     cursor: TimeIdCursor | UnsetType = UNSET
+    q: SearchText | UnsetType = UNSET  # only the sessions with a message that matches
 
 
 class SessionOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,6 +279,9 @@ class SessionList(msgspec.Struct, frozen=True, kw_only=True):
 
 class MessagesQuery(Input, frozen=True):
     before: SeqCursor | UnsetType = UNSET
+    # "newest": each question with its current answer only; "all": with the answers that
+    # regenerated ones replaced too (superseded_at set).
+    answers: Literal["newest", "all"] = "newest"
 
 
 class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -237,6 +300,7 @@ class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
     reply_to_id: uuid.UUID | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    superseded_at: datetime.datetime | None  # when a regenerated answer replaced this one
 
 
 class MessageList(msgspec.Struct, frozen=True, kw_only=True):
@@ -301,6 +365,198 @@ class DocumentList(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: TimeIdCursor | None
 
 
+# --- feedback on answers -----------------------------------------------------------------
+
+# message_feedback_comment_check's bound (db/migrations).
+FEEDBACK_COMMENT_CHARS = 2000
+FeedbackComment = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=FEEDBACK_COMMENT_CHARS,
+        description="what the rating is about; empty or blank: no comment",
+    ),
+]
+
+
+class FeedbackSet(Input, frozen=True):
+    """A rating of an answer, replacing the caller's earlier rating and comment of it."""
+
+    rating: store.FeedbackRating
+    comment: FeedbackComment | None = None
+
+
+class FeedbackOut(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: uuid.UUID
+    rating: store.FeedbackRating
+    comment: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime  # when the rating or comment last changed
+
+
+class CitedPassageOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A passage a rated answer cited."""
+
+    rank: int  # 1 for the best source
+    document_id: uuid.UUID | None  # None once the document is deleted
+    chunk_id: uuid.UUID | None
+    point_id: uuid.UUID | None  # the chunk's vector in Qdrant
+    score: float | None
+    document_title: str | None
+    document_url: str | None
+    # The chunk's text; the snippet kept with the citation once the chunk is deleted.
+    text: str | None
+
+
+class RatedAnswerOut(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of GET /feedback/export: a rated answer as an evaluation set needs it."""
+
+    message_id: uuid.UUID
+    session_id: uuid.UUID
+    question: str | None  # None for an answer stored without its question
+    answer: str
+    citations: list[CitedPassageOut]  # by rank
+    rating: store.FeedbackRating
+    comment: str | None
+    rated_at: datetime.datetime
+
+
+# --- exports (GET /me/export, GET /sessions/{session_id}/export) ----------------------------
+
+EXPORT_FORMAT = "chathistory-export/1"
+
+
+class ExportQuery(Input, frozen=True):
+    format: Literal["json", "md"] = "json"  # md: a readable Markdown transcript
+
+
+class ExportCitation(msgspec.Struct, frozen=True, kw_only=True):
+    rank: int
+    document_id: uuid.UUID | None  # None once the document is gone
+    chunk_id: uuid.UUID | None
+    point_id: uuid.UUID | None
+    score: float | None
+    document_title: str | None
+    document_url: str | None
+    snippet: str | None
+    source_deleted: bool
+
+
+class ExportMessage(MessageOut, frozen=True, kw_only=True):
+    citations: list[ExportCitation]  # by rank (assistant messages)
+
+
+class ExportSession(SessionOut, frozen=True, kw_only=True):
+    messages: list[ExportMessage]  # oldest first
+
+
+class ExportIdentity(msgspec.Struct, frozen=True, kw_only=True):
+    issuer: str
+    subject: str
+    email: str | None
+    name: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class ExportUser(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    email: str | None
+    name: str | None
+    is_anonymous: bool
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    identities: list[ExportIdentity]  # external sign-ins that name this user
+
+
+class UserExport(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the caller owns. Streamed: sessions in creation order, documents newest first."""
+
+    format: Literal["chathistory-export/1"]
+    exported_at: datetime.datetime
+    user: ExportUser
+    sessions: list[ExportSession]
+    documents: list[DocumentOut]
+
+
+class SessionExport(msgspec.Struct, frozen=True, kw_only=True):
+    format: Literal["chathistory-export/1"]
+    exported_at: datetime.datetime
+    session: ExportSession
+
+
+# --- who am I -----------------------------------------------------------------------------
+
+
+class IdentityOut(msgspec.Struct, frozen=True, kw_only=True):
+    """An external identity of the caller, with what its issuer last said of it."""
+
+    issuer: str  # JWT_ISSUER for a signed-in user; "openwebui" for a front end's user
+    subject: str
+    email: str | None
+    name: str | None
+
+
+class MeCounts(msgspec.Struct, frozen=True, kw_only=True):
+    sessions: int
+    messages: int
+    documents: int  # the caller's private documents, not the shared corpus
+
+
+class MeOut(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: uuid.UUID
+    anonymous: bool
+    # The issuer's word on the most recently updated identity (none for an anonymous user).
+    email: str | None
+    name: str | None
+    identities: list[IdentityOut]  # the most recently updated first
+    counts: MeCounts
+    created_at: datetime.datetime
+
+
+def me_out(profile: store.UserProfile) -> MeOut:
+    identities = [
+        IdentityOut(issuer=row.issuer, subject=row.subject, email=row.email, name=row.name)
+        for row in profile.identities
+    ]
+    first = identities[0] if identities else None
+    return MeOut(
+        user_id=profile.user_id,
+        anonymous=profile.anonymous,
+        email=first.email if first else None,
+        name=first.name if first else None,
+        identities=identities,
+        counts=MeCounts(
+            sessions=profile.sessions, messages=profile.messages, documents=profile.documents
+        ),
+        created_at=profile.created_at,
+    )
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+class SearchQuery(Input, frozen=True):
+    q: SearchText
+    cursor: RankIdCursor | UnsetType = UNSET
+    session_id: uuid.UUID | UnsetType = UNSET  # only this session's messages
+
+
+class SearchResultOut(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: uuid.UUID
+    session_id: uuid.UUID
+    session_title: str | None
+    role: store.ChatMessageRole
+    # HTML: the text around the matches, escaped, each match in <mark>...</mark>.
+    snippet: str
+    created_at: datetime.datetime
+    rank: float  # higher is better (ts_rank_cd): only comparable within one query
+
+
+class SearchResults(msgspec.Struct, frozen=True, kw_only=True):
+    results: list[SearchResultOut]  # best first
+    next_cursor: RankIdCursor | None  # pass as ?cursor= for the next page; None on the last
+
+
 # --- operations ---------------------------------------------------------------------------
 
 
@@ -349,6 +605,7 @@ def message_out(message: store.ChatMessage) -> MessageOut:
         reply_to_id=message.reply_to_id,
         created_at=message.created_at,
         updated_at=message.updated_at,
+        superseded_at=message.superseded_at,
     )
 
 
@@ -382,4 +639,83 @@ def document_out(document: store.Document) -> DocumentOut:
         attempts=document.attempts,
         created_at=document.created_at,
         updated_at=document.updated_at,
+    )
+
+
+def feedback_out(feedback: store.Feedback) -> FeedbackOut:
+    return FeedbackOut(
+        message_id=feedback.message_id,
+        rating=feedback.rating,
+        comment=feedback.comment,
+        created_at=feedback.created_at,
+        updated_at=feedback.updated_at,
+    )
+
+
+def rated_answer_out(answer: store.RatedAnswer) -> RatedAnswerOut:
+    return RatedAnswerOut(
+        message_id=answer.message_id,
+        session_id=answer.session_id,
+        question=answer.question,
+        answer=answer.answer,
+        citations=[
+            CitedPassageOut(**msgspec.structs.asdict(citation)) for citation in answer.citations
+        ],
+        rating=answer.rating,
+        comment=answer.comment,
+        rated_at=answer.rated_at,
+    )
+
+
+def export_user_out(exported: store.ExportedUser) -> ExportUser:
+    user = exported.user
+    return ExportUser(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        is_anonymous=user.is_anonymous,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+        identities=[
+            ExportIdentity(**msgspec.structs.asdict(identity)) for identity in exported.identities
+        ],
+    )
+
+
+def export_message_out(exported: store.ExportedMessage) -> ExportMessage:
+    citations = [
+        ExportCitation(
+            rank=row.rank,
+            document_id=row.document_id,
+            chunk_id=row.chunk_id,
+            point_id=row.point_id,
+            score=row.score,
+            document_title=row.document_title,
+            document_url=row.document_url,
+            snippet=row.snippet,
+            source_deleted=row.source_deleted,
+        )
+        for row in exported.citations
+    ]
+    return ExportMessage(
+        **msgspec.structs.asdict(message_out(exported.message)), citations=citations
+    )
+
+
+def search_result_out(hit: store.SearchHit) -> SearchResultOut:
+    """A hit as the API shows it: the snippet as HTML, safe to insert into a page (the
+    message's own text is escaped; only the <mark> elements around matches are markup)."""
+    snippet = (
+        html.escape(hit.snippet, quote=False)
+        .replace(store.SNIPPET_MATCH_START, "<mark>")
+        .replace(store.SNIPPET_MATCH_END, "</mark>")
+    )
+    return SearchResultOut(
+        message_id=hit.message_id,
+        session_id=hit.session_id,
+        session_title=hit.session_title,
+        role=hit.role,
+        snippet=snippet,
+        created_at=hit.created_at,
+        rank=hit.rank,
     )

@@ -97,6 +97,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Retrieval.
     retrieval_top_k: Positive = 5
     retrieval_min_score: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    # Full-text search over a user's messages (GET /search, GET /sessions?q=): the PostgreSQL
+    # text-search configuration that parses queries. It must be the one the database builds
+    # chat_message_search.search_vector with (english, named by the migration that creates it):
+    # simple (no stemming, no stopwords: mixed languages) after a migration rebuilding them.
+    search_config: str = "english"
     # Ingestion.
     ingest_worker: bool = True  # run a worker in this process
     ingest_poll_seconds: Seconds = 2.0
@@ -138,6 +143,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A front end's key: with it as the bearer token, the user named in Open WebUI's forwarded
     # headers (X-OpenWebUI-User-Id, -Email, -Name) is the caller. Unset: no front end may.
     frontend_api_key: Annotated[str, msgspec.Meta(min_length=16)] | None = None
+    # Sign-in by a JWT from an OIDC/JWT issuer (Better Auth, Auth0, Keycloak...): on when
+    # JWT_JWKS_URL is set, beside anonymous access unless ANONYMOUS_ACCESS is false. The
+    # token's iss and aud must be JWT_ISSUER and JWT_AUDIENCE; its alg one of JWT_ALGORITHMS
+    # (asymmetric only: "none" and HS* are refused). Clocks may differ by JWT_LEEWAY_SECONDS.
+    jwt_jwks_url: str | None = None
+    jwt_issuer: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: str = "RS256,ES256,EdDSA"
+    jwt_leeway_seconds: Annotated[int, msgspec.Meta(ge=0, le=300)] = 60
+    # The issuer's keys are fetched again after JWT_JWKS_CACHE_SECONDS (a failed fetch keeps
+    # the keys held), and on a token with an unknown key id, at most once per
+    # JWT_JWKS_REFETCH_SECONDS; a fetch gives up after JWT_JWKS_TIMEOUT.
+    jwt_jwks_cache_seconds: Seconds = 300.0
+    jwt_jwks_refetch_seconds: Seconds = 30.0
+    jwt_jwks_timeout: Seconds = 5.0
     # The model name the OpenAI-compatible API (/v1) lists and answers to.
     v1_model: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "rag"
     # Writes authenticated by the cookie alone must come from one of these origins
@@ -160,10 +180,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # TURN_SWEEP_SECONDS, in the process that runs the ingestion worker) marks it failed.
     turn_lease_seconds: Seconds = 180.0
     turn_sweep_seconds: Seconds = 30.0
+    # Retention, run by the process that runs the ingestion worker every
+    # RETENTION_INTERVAL_SECONDS when RETENTION_DAYS is above 0 (0: never; and by `python -m
+    # service retention`): sessions inactive for longer, and expired credentials, are purged;
+    # with RETENTION_DROP_DOCUMENT_CONTENT, so are the stored contents of completed documents.
+    retention_days: NonNegative = 0
+    retention_interval_seconds: Seconds = 3600.0
+    retention_drop_document_content: bool = False
+    # Erasure (DELETE /me): a vector-store deletion that failed, or whose worker died, is
+    # tried again after this long, until it succeeds.
+    erasure_retry_seconds: Seconds = 30.0
     # Serving.
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
     log_level: str = "INFO"  # one of LOG_LEVELS, in any case
+
+    def jwt_algorithm_list(self) -> list[str]:
+        """JWT_ALGORITHMS as a list, as PyJWT names them."""
+        return _items(self.jwt_algorithms)
 
     def fetch_allowed_hosts(self) -> frozenset[str]:
         """FETCH_ALLOW_HOSTS as a set of lower-case host names."""
@@ -248,6 +282,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "set ANONYMOUS_ACCESS=true as well (a session key stands for an anonymous user), "
                 "or LEGACY_TOKENLESS_SESSIONS=false",
             )
+        self._check_jwt()
+        if self.search_config not in SEARCH_CONFIGS:
+            raise BadValue(
+                "SEARCH_CONFIG",
+                "a text-search configuration PostgreSQL has built in (english, simple, ...)",
+                _quoted(self.search_config),
+                "set it to the one the chat_message_search triggers use (default english)",
+            )
         if self.log_level.upper() not in LOG_LEVELS:
             raise BadValue(
                 "LOG_LEVEL",
@@ -265,9 +307,78 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "set it to one such as english (the default)",
             ) from error
 
+    def _check_jwt(self) -> None:
+        for algorithm in self.jwt_algorithm_list():
+            if algorithm not in JWT_ALGORITHMS:
+                raise BadValue(
+                    "JWT_ALGORITHMS",
+                    f"comma-separated asymmetric algorithms among {', '.join(JWT_ALGORITHMS)}",
+                    _quoted(algorithm),
+                    "list the algorithms your issuer signs with (default RS256,ES256,EdDSA); "
+                    "none and HS* are refused: a shared secret is not a public key",
+                )
+        if not self.jwt_algorithm_list():
+            raise BadValue(
+                "JWT_ALGORITHMS", "at least one algorithm", '""', "unset it for the default"
+            )
+        url = self.jwt_jwks_url
+        if url is None:
+            return
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise BadValue(
+                "JWT_JWKS_URL",
+                "the http(s) URL of the issuer's JSON Web Key Set",
+                _quoted(url),
+                "set it to the issuer's jwks_uri (Better Auth: <base URL>/api/auth/jwks)",
+            )
+        for variable, value in (
+            ("JWT_ISSUER", self.jwt_issuer),
+            ("JWT_AUDIENCE", self.jwt_audience),
+        ):
+            if value is None or not value.strip():
+                raise BadValue(
+                    variable,
+                    "a value while JWT_JWKS_URL is set",
+                    "nothing",
+                    f"set {variable} to the token's {variable[4:].lower()} claim as your issuer "
+                    "writes it (Better Auth: the app's base URL), or unset JWT_JWKS_URL",
+                )
+        if self.jwt_issuer == "openwebui":
+            raise BadValue(
+                "JWT_ISSUER",
+                "an issuer other than the one Open WebUI's forwarded users are known by",
+                '"openwebui"',
+                "set it to the token's iss claim (a URL)",
+            )
 
+
+# What JWT_ALGORITHMS may list: signatures by a private key, checked with the issuer's public
+# keys. Never "none" (no signature) or HS* (a shared secret: whoever verifies could sign).
+JWT_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 _POSTGRES = ("postgresql://", "postgres://")
 _SAME_SITE = ("lax", "strict", "none")
+# The text-search configurations built into every supported PostgreSQL (15 has these; later
+# versions add estonian): psql's \dF lists them.
+SEARCH_CONFIGS = frozenset(
+    (
+        *("arabic", "armenian", "basque", "catalan", "danish", "dutch", "english", "finnish"),
+        *("french", "german", "greek", "hindi", "hungarian", "indonesian", "irish", "italian"),
+        *("lithuanian", "nepali", "norwegian", "portuguese", "romanian", "russian", "serbian"),
+        *("simple", "spanish", "swedish", "tamil", "turkish", "yiddish"),
+    )
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from generated import documents, messages, sessions
+from generated import documents, feedback, messages, search, sessions
 from generated.db import init_connection
 from tests.conftest import Cluster
 
@@ -47,6 +47,25 @@ INSERT INTO documents (owner_id, title, checksum)
 SELECT CASE WHEN n % 2 = 1 THEN '{heavy}'::uuid END, 'document ' || n, sha256(n::text::bytea)
 FROM generate_series(1, 5000) AS n;
 ANALYZE;
+"""
+# Words to search for: one in 50 of the heavy user's messages mentions an overdue invoice, and
+# so does a message in each other user's session (postings a search must never read).
+SEARCHABLE = """
+UPDATE chat_messages SET content = content || ' the invoice is overdue' WHERE seq % 50 = 0;
+INSERT INTO chat_messages (session_id, user_id, seq, role, content)
+SELECT id, user_id, 1, 'user', 'my invoice is overdue again' FROM chat_sessions
+WHERE user_id <> '{heavy}';
+ANALYZE chat_messages, chat_message_search;
+"""
+# The heavy user rated one answer in two (12,500 ratings), each citing three passages.
+RATED = """
+INSERT INTO message_feedback (user_id, message_id, rating)
+SELECT user_id, id, CASE WHEN seq % 8 = 0 THEN 'up' ELSE 'down' END FROM chat_messages
+WHERE user_id = '{heavy}' AND role = 'assistant' AND seq % 4 = 0;
+INSERT INTO message_citations (message_id, user_id, rank, score, snippet)
+SELECT message_id, user_id, rank, 1.0 / rank, 'a cited passage'
+FROM message_feedback, generate_series(1, 3) AS rank;
+ANALYZE message_feedback, message_citations;
 """
 PAGE = 20  # the store asks for one row more than a page, to know whether another follows
 
@@ -78,6 +97,13 @@ async def plans(pg_cluster: Cluster) -> dict[str, Plan]:
             await init_connection(conn)
             await conn.execute(LOAD.format(heavy=HEAVY_USER))
             assert await conn.fetchval("SELECT count(*) FROM chat_messages") == 50_000
+            await conn.execute(SEARCHABLE.format(heavy=HEAVY_USER))
+            await conn.execute(RATED.format(heavy=HEAVY_USER))
+            rated_after = await conn.fetchval(
+                "SELECT message_id FROM message_feedback WHERE user_id = $1"
+                " ORDER BY message_id OFFSET 5000 LIMIT 1",
+                HEAVY_USER,
+            )
             session_id = await conn.fetchval(
                 "SELECT id FROM chat_sessions WHERE user_id = $1"
                 " ORDER BY last_activity_at DESC, id DESC OFFSET 250 LIMIT 1",
@@ -95,14 +121,70 @@ async def plans(pg_cluster: Cluster) -> dict[str, Plan]:
             list_sessions = sessions.LIST_SESSIONS
             return {
                 "last messages": await explain(
-                    conn, last_messages, session_id, HEAVY_USER, None, PAGE + 1
+                    conn, last_messages, session_id, HEAVY_USER, None, False, PAGE + 1
                 ),
                 "older messages": await explain(
-                    conn, last_messages, session_id, HEAVY_USER, 81, PAGE + 1
+                    conn, last_messages, session_id, HEAVY_USER, 81, False, PAGE + 1
+                ),
+                # ?answers=all: superseded (regenerated) answers too.
+                "all answers": await explain(
+                    conn, last_messages, session_id, HEAVY_USER, None, True, PAGE + 1
                 ),
                 "first sessions": await explain(conn, list_sessions, HEAVY_USER, None, None, 21),
+                # GET /search (config, user, query, session, after rank and id, limit).
+                "search": await explain(
+                    conn,
+                    search.SEARCH_MESSAGES,
+                    "english",
+                    HEAVY_USER,
+                    "overdue invoices",
+                    None,
+                    None,
+                    None,
+                    PAGE + 1,
+                ),
+                "search next page": await explain(
+                    conn,
+                    search.SEARCH_MESSAGES,
+                    "english",
+                    HEAVY_USER,
+                    "overdue invoices",
+                    None,
+                    0.1,
+                    HEAVY_USER,
+                    PAGE + 1,
+                ),
+                "search in a session": await explain(
+                    conn,
+                    search.SEARCH_MESSAGES,
+                    "english",
+                    HEAVY_USER,
+                    "overdue invoices",
+                    session_id,
+                    None,
+                    None,
+                    PAGE + 1,
+                ),
+                # GET /sessions?q= (user, after activity and id, config, query, limit).
+                "sessions matching": await explain(
+                    conn,
+                    search.LIST_SESSIONS_MATCHING,
+                    HEAVY_USER,
+                    None,
+                    None,
+                    "english",
+                    "overdue invoices",
+                    21,
+                ),
                 "next sessions": await explain(
                     conn, list_sessions, HEAVY_USER, after["last_activity_at"], after["id"], 21
+                ),
+                # GET /feedback/export, first and a later page (user, after id, limit).
+                "rated answers": await explain(
+                    conn, feedback.LIST_RATED_ANSWERS, HEAVY_USER, None, PAGE + 1
+                ),
+                "more rated answers": await explain(
+                    conn, feedback.LIST_RATED_ANSWERS, HEAVY_USER, rated_after, PAGE + 1
                 ),
                 # Document 43 is the heavy user's: sha256 of its number, as loaded.
                 "document by checksum": await explain(
@@ -126,7 +208,7 @@ def assert_ordered_index_scan(plan: Plan, table: str, index: str) -> None:
 async def test_last_messages_of_a_session_read_the_session_seq_index_backwards(
     plans: dict[str, Plan],
 ) -> None:
-    for name in ("last messages", "older messages"):
+    for name in ("last messages", "older messages", "all answers"):
         assert_ordered_index_scan(plans[name], "chat_messages", "chat_messages_session_id_seq_key")
         # The statement also touches chat_sessions (last_accessed_at): pick the message scan.
         scan = next(n for n in plans[name] if n.get("Relation Name") == "chat_messages")
@@ -150,3 +232,46 @@ async def test_a_document_is_found_by_checksum_through_the_unique_key(
     assert "Seq Scan" not in kinds, kinds
     scans = [n for n in plan if n.get("Relation Name") == "documents"]
     assert [n.get("Index Name") for n in scans] == ["documents_checksum_owner_id_key"], kinds
+
+
+async def test_a_search_reads_only_the_callers_postings_in_the_search_index(
+    plans: dict[str, Plan],
+) -> None:
+    """The GIN index over chat_message_search's (user_id, search_vector) answers both
+    conditions at once: a search never reads other users' postings, nor scans the caller's
+    messages or their vectors. (chat_sessions, 5,500 rows here, may be read whole for
+    GET /sessions?q=: the planner's choice at this size; make vet proves that an index can
+    serve it.)"""
+    for name in ("search", "search next page", "search in a session", "sessions matching"):
+        plan = plans[name]
+        scans = [(n["Node Type"], n.get("Relation Name")) for n in plan]
+        assert ("Seq Scan", "chat_messages") not in scans, (name, scans)
+        assert ("Seq Scan", "chat_message_search") not in scans, (name, scans)
+        index = "chat_message_search_user_id_search_vector_idx"
+        [index_scan] = [n for n in plan if n.get("Index Name") == index]
+        assert index_scan["Node Type"] == "Bitmap Index Scan", name
+        condition = index_scan["Index Cond"]
+        assert "user_id" in condition, (name, condition)
+        assert "search_vector @@" in condition, (name, condition)
+
+
+async def test_the_feedback_export_reads_the_callers_ratings_in_key_order(
+    plans: dict[str, Plan],
+) -> None:
+    """A page of the export is a range of the rating key (user, message id), in its order; each
+    answer, question and citation is found by its key. (The one Sort orders an answer's few
+    citations by rank; document_chunks, empty here, may be read whole: make vet proves that
+    its key can serve the join.)"""
+    for name in ("rated answers", "more rated answers"):
+        plan = plans[name]
+        citations = [n for n in plan if n.get("Parent Relationship") == "SubPlan"]
+        in_subplan = {id(n) for root in citations for n in plan_nodes(root)}
+        outer = [n for n in plan if id(n) not in in_subplan]
+        kinds = [node["Node Type"] for node in outer]
+        assert not {"Sort", "Incremental Sort", "Seq Scan"} & set(kinds), (name, kinds)
+        scans = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in plan]
+        for table in ("message_feedback", "chat_messages", "message_citations"):
+            assert ("Seq Scan", table, None) not in scans, (name, scans)
+        assert ("Index Scan", "message_feedback", "message_feedback_pkey") in scans, scans
+        assert ("Index Scan", "chat_messages", "chat_messages_pkey") in scans, scans
+        assert "message_citations_pkey" in {index for _, _, index in scans}, scans

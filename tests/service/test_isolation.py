@@ -21,6 +21,7 @@ class User:
     headers: dict[str, str]
     session_id: str
     document_id: str
+    answer_id: str  # the second answer, which the user rated
     secrets: tuple[str, ...]  # text only this user wrote: must never reach anyone else
 
 
@@ -43,6 +44,10 @@ def _user(client: TestClient, name: str) -> User:
         "/chat", json={"message": follow_up, "session_id": session_id}, headers=headers
     )
     assert second.status_code == 200, second.text
+    answer_id = second.json()["assistant_message_id"]
+    rating = {"rating": "up", "comment": f"{name} rating note {name}-1999"}
+    rated = client.put(f"/messages/{answer_id}/feedback", json=rating, headers=headers)
+    assert rated.status_code == 200, rated.text
     document_text = f"{name} confidential memo {name}-2024\nbody of the memo"
     document = client.post("/documents", json={"text": document_text}, headers=headers)
     assert document.status_code == 202, document.text
@@ -50,12 +55,20 @@ def _user(client: TestClient, name: str) -> User:
         headers=headers,
         session_id=session_id,
         document_id=document.json()["id"],
-        secrets=(question, follow_up, f"{name}-4711", f"{name}-0815", f"{name}-2024"),
+        answer_id=answer_id,
+        secrets=(
+            question,
+            follow_up,
+            f"{name}-4711",
+            f"{name}-0815",
+            f"{name}-2024",
+            f"{name}-1999",
+        ),
     )
 
 
 def build_world(client: TestClient) -> World:
-    """Two users, each with a session of two turns and a document."""
+    """Two users, each with a session of two turns, the second answer rated, and a document."""
     return World(a=_user(client, "alice"), b=_user(client, "bob"))
 
 
@@ -82,7 +95,8 @@ def snapshot(client: TestClient, user: User) -> dict[str, Any]:
     document = client.get(f"/documents/{user.document_id}", headers=user.headers)
     sessions = client.get("/sessions", headers=user.headers, params={"limit": 100})
     documents = client.get("/documents", headers=user.headers, params={"limit": 100})
-    for response in (session, messages, document, sessions, documents):
+    rated = client.get("/feedback/export", headers=user.headers)
+    for response in (session, messages, document, sessions, documents, rated):
         assert response.status_code == 200, response.text
     return {
         "session": {k: session.json()[k] for k in ("id", "title", "metadata", "message_count")},
@@ -93,13 +107,16 @@ def snapshot(client: TestClient, user: User) -> dict[str, Any]:
         "document": {k: document.json()[k] for k in ("id", "title", "checksum", "byte_size")},
         "sessions": sorted(s["id"] for s in sessions.json()["sessions"]),
         "documents": sorted(d["id"] for d in documents.json()["documents"]),
+        "rated": rated.text,
     }
 
 
 def _fill(value: Any, user: User) -> Any:
-    """The request template with {session} and {document} set to the user's ids."""
+    """The request template with {session}, {document} and {message} set to the user's ids."""
     if isinstance(value, str):
-        return value.format(session=user.session_id, document=user.document_id)
+        return value.format(
+            session=user.session_id, document=user.document_id, message=user.answer_id
+        )
     if isinstance(value, dict):
         return {key: _fill(item, user) for key, item in value.items()}
     return value
@@ -141,8 +158,11 @@ BY_ID: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/sessions/{session}", None),
     ("GET", "/sessions/{session}/messages", None),
     ("GET", "/history/{session}", None),
+    ("GET", "/search?q=secret&session_id={session}", None),
     ("GET", "/documents/{document}", None),
     ("DELETE", "/documents/{document}", None),
+    ("PUT", "/messages/{message}/feedback", {"rating": "down", "comment": "not mine"}),
+    ("DELETE", "/messages/{message}/feedback", None),
 ]
 
 # /chat naming another user's session by its id: to the caller, a key of their own.
@@ -160,9 +180,12 @@ ALL_DATA: list[tuple[str, str, dict[str, Any] | None]] = [
     *BY_ID,
     *CHAT_BY_ID,
     ("GET", "/sessions", None),
+    ("GET", "/sessions?q=secret", None),
+    ("GET", "/search?q=secret", None),
     ("POST", "/sessions", {"title": "anonymous"}),
     ("GET", "/documents", None),
     ("POST", "/documents", {"text": "anonymous text"}),
+    ("GET", "/feedback/export", None),
     ("POST", "/auth/logout", None),
 ]
 
@@ -285,6 +308,19 @@ def test_lists_hold_only_the_callers_own_sessions_and_documents(client: TestClie
                 assert secret not in response.text
 
 
+def test_the_feedback_export_holds_only_the_callers_own_rated_answers(client: TestClient) -> None:
+    world = build_world(client)
+
+    for me, other in ((world.a, world.b), (world.b, world.a)):
+        response = client.get("/feedback/export", headers=me.headers)
+
+        assert response.status_code == 200, response.text
+        (line,) = response.text.splitlines()
+        assert me.answer_id in line  # the one answer this user rated
+        for secret in other.secrets:
+            assert secret not in response.text
+
+
 def test_another_users_client_message_id_without_a_session_is_a_new_turn_of_the_caller(
     client: TestClient,
 ) -> None:
@@ -323,3 +359,21 @@ def test_the_same_document_text_from_another_user_is_their_own_document(
     assert snapshot(client, world.b) == before
     own = client.get("/documents", headers=world.a.headers).json()["documents"]
     assert {d["id"] for d in own} == {world.a.document_id, response.json()["id"]}
+
+
+def test_search_finds_only_the_callers_own_messages(client: TestClient) -> None:
+    """Both users wrote "private", "secret" and "account": each finds their own words only."""
+    world = build_world(client)
+
+    for me, other in ((world.a, world.b), (world.b, world.a)):
+        for q in ("secret", "private account", '"follow-up with secret"', other.secrets[2]):
+            found = client.get("/search", params={"q": q, "limit": 100}, headers=me.headers)
+            sessions = client.get("/sessions", params={"q": q}, headers=me.headers)
+            for response in (found, sessions):
+                assert response.status_code == 200, response.text
+                for secret in other.secrets:
+                    assert secret not in response.text
+            assert {r["session_id"] for r in found.json()["results"]} <= {me.session_id}
+            assert {s["id"] for s in sessions.json()["sessions"]} <= {me.session_id}
+        mine = client.get("/search", params={"q": "secret"}, headers=me.headers).json()
+        assert mine["results"], "the caller's own matching messages are found"

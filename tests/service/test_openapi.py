@@ -183,7 +183,8 @@ def test_every_operation_describes_its_request_and_responses(
         if kind is None:
             assert "content" not in response
         else:
-            assert _has_schema(document, response["content"][JSON])
+            media_type = "application/x-ndjson" if operation.lines and status == 200 else JSON
+            assert _has_schema(document, response["content"][media_type])
     errors = {int(status) for status in responses} - set(operation.responses)
     assert {400, 422} <= errors
     for status in errors:
@@ -293,17 +294,33 @@ def test_successful_answers_of_every_operation_match_the_description(
     call("POST", "/chat", 200, body=legacy)
     call("GET", "/history/{session_id}", 200, path_parameters={"session_id": "widget-session-42"})
     session = {"session_id": chat["session_id"]}
+    answer = {"message_id": chat["assistant_message_id"]}
+    rating = {"rating": "up", "comment": "clear"}
+    call("PUT", "/messages/{message_id}/feedback", 200, path_parameters=answer, body=rating)
+    call("GET", "/feedback/export", 200)  # one line: one rated answer
+    call("DELETE", "/messages/{message_id}/feedback", 204, path_parameters=answer)
+    again = {"client_message_id": "again"}
+    call("POST", "/messages/{message_id}/regenerate", 200, path_parameters=answer, body=again)
     created = call("POST", "/sessions", 201, body={"title": "t", "metadata": {"k": [1]}})
     # Pages of one, through their cursors: the response checks hold every next_cursor to the
     # described shape, and the next request sends it back.
     page = call("GET", "/sessions", 200, query={"limit": 1})
     call("GET", "/sessions", 200, query={"limit": 1, "cursor": page["next_cursor"]})
+    # Search: two questions match, in pages of one; one session's; the sessions with a match.
+    found = call("GET", "/search", 200, query={"q": "keyset or offsets", "limit": 1})
+    assert found["results"], found
+    after = {"q": "keyset or offsets", "limit": 1, "cursor": found["next_cursor"]}
+    call("GET", "/search", 200, query=after)
+    call("GET", "/search", 200, query={"q": "keyset", "session_id": chat["session_id"]})
+    call("GET", "/sessions", 200, query={"q": "keyset"})
     call("GET", "/sessions/{session_id}", 200, path_parameters=session)
     call("PATCH", "/sessions/{session_id}", 200, path_parameters=session, body={"title": "x"})
     page = call(
         "GET", "/sessions/{session_id}/messages", 200, path_parameters=session, query={"limit": 1}
     )
     older = {"limit": 1, "before": page["next_cursor"]}
+    every = {"answers": "all"}
+    call("GET", "/sessions/{session_id}/messages", 200, path_parameters=session, query=every)
     call("GET", "/history/{session_id}", 200, path_parameters=session, query=older)
     document = call("POST", "/documents", 202, body={"text": "some text"})
     call("POST", "/documents", 200, body={"text": "some text"})
@@ -334,7 +351,23 @@ def test_successful_answers_of_every_operation_match_the_description(
     call("GET", "/health", 200)
     call("GET", "/ready", 200)
     call("GET", "/openapi.json", 200)
+    call("GET", "/me", 200)
+    call("GET", "/me/export", 200)
+    call("GET", "/sessions/{session_id}/export", 200, path_parameters=session)
+    exported = SCHEMA["/sessions/{session_id}/export"]["GET"].Case(
+        path_parameters=session, query={"format": "md"}
+    )
+    as_markdown = exported.call_and_validate(base_url=url, headers=auth, checks=CONFORMANCE)
+    assert as_markdown.status_code == 200
     call("POST", "/auth/logout", 204)
+    # Erasure, last: of a user of its own.
+    erased = httpx.post(f"{url}/chat", json={"message": "erase me"}, timeout=30).json()["token"]
+    case = SCHEMA["/me"]["DELETE"].Case()
+    response = case.call_and_validate(
+        base_url=url, headers={"Authorization": f"Bearer {erased}"}, checks=CONFORMANCE
+    )
+    assert response.status_code == 204, response.text
+    called.add(("DELETE", "/me"))
     assert called == {(operation.method, operation.path) for operation in OPERATIONS}
 
 
