@@ -2,15 +2,19 @@
 //
 // The first POST /chat of a new visitor creates an anonymous user and sets an HttpOnly
 // cookie; every later call goes by that cookie (same origin, so the CSRF check passes).
-// Calls: GET/PATCH/DELETE /sessions[/{id}], GET /sessions/{id}/messages, POST /chat with
-// stream: true (server-sent events: start, delta..., done or error), GET/POST /documents,
+// Calls: GET/PATCH/DELETE /sessions[/{id}], GET /sessions/{id}/messages, POST /chat and
+// POST /messages/{id}/regenerate with stream: true (server-sent events: start, delta...,
+// done or error), GET /search, PUT/DELETE /messages/{id}/feedback, GET/POST /documents,
 // GET /documents/{id}, POST /auth/logout. Nothing is written into the page as HTML: text
-// goes in as text.
+// goes in as text (a search snippet's <mark>s are rebuilt as elements, see snippetNodes).
 
 const SESSIONS_PAGE = 20;
 const MESSAGES_PAGE = 50;
 const DOCUMENTS_PAGE = 20;
+const RESULTS_PAGE = 20;
 const TITLE_CHARS = 80;
+// How many older pages a search result may have to read to reach its message.
+const REVEAL_PAGES = 10;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -21,6 +25,13 @@ const ui = {
   sessions: $("sessions"),
   sessionsEmpty: $("sessions-empty"),
   moreSessions: $("more-sessions"),
+  searchForm: $("search-form"),
+  searchInput: $("search-input"),
+  searchResults: $("search-results"),
+  searchSummary: $("search-summary"),
+  resultsList: $("results"),
+  moreResults: $("more-results"),
+  clearSearch: $("clear-search"),
   uploadForm: $("upload-form"),
   uploadFile: $("upload-file"),
   uploadButton: $("upload-button"),
@@ -44,6 +55,10 @@ const state = {
   olderCursor: null,
   view: 0, // bumped whenever another chat is shown: late answers then leave the screen alone
   busy: false,
+  // message id -> "up" | "down": the caller's ratings, as far as this page knows them (the
+  // ratings it set, and those the history says when it carries a message's `rating`).
+  ratings: new Map(),
+  search: { q: null, cursor: null, run: 0 }, // run: bumped per search, so a late page is dropped
 };
 
 // --- the API ------------------------------------------------------------------------------
@@ -193,6 +208,8 @@ function setSignedIn(signedIn) {
     state.sessionsCursor = null;
     renderSessions();
     ui.documents.replaceChildren();
+    state.ratings.clear();
+    clearSearch();
   }
 }
 
@@ -321,6 +338,102 @@ async function deleteSession(session) {
   else ui.newChat.focus();
 }
 
+// --- search -------------------------------------------------------------------------------
+
+const ROLE_LABEL = { user: "You", assistant: "Answer", system: "System" };
+
+async function searchMessages({ more = false } = {}) {
+  const q = more ? state.search.q : ui.searchInput.value.trim();
+  if (!q) return;
+  const run = ++state.search.run;
+  ui.searchResults.hidden = false;
+  if (!more) {
+    state.search = { q, cursor: null, run };
+    ui.resultsList.replaceChildren();
+    ui.moreResults.hidden = true;
+  }
+  if (!state.signedIn) {
+    ui.searchSummary.textContent = "Nothing to search yet: ask a first question.";
+    return;
+  }
+  ui.searchSummary.textContent = "Searching…";
+  let page;
+  try {
+    page = await api("GET", query("/search", {
+      q,
+      limit: RESULTS_PAGE,
+      cursor: more ? state.search.cursor : null,
+    }));
+  } catch (error) {
+    if (run !== state.search.run) return;
+    if (error.status === 401) setSignedIn(false);
+    ui.searchSummary.textContent = `The search failed: ${error.text}`;
+    return;
+  }
+  if (run !== state.search.run) return;
+  const first = ui.resultsList.children.length;
+  ui.resultsList.append(...page.results.map(resultItem));
+  state.search.cursor = page.next_cursor;
+  ui.moreResults.hidden = !page.next_cursor;
+  const count = ui.resultsList.children.length;
+  if (count === 0) ui.searchSummary.textContent = `No message matches “${q}”.`;
+  else if (page.next_cursor) ui.searchSummary.textContent = `The best ${count} matches of “${q}”.`;
+  else ui.searchSummary.textContent = `${count} ${count === 1 ? "match" : "matches"} of “${q}”.`;
+  if (more) ui.resultsList.children[first]?.querySelector("button")?.focus();
+}
+
+function resultItem(result) {
+  const open = element("button", {
+    className: "result__open",
+    attributes: { type: "button" },
+  }, [
+    element("span", { className: "result__title", text: result.session_title || "Untitled chat" }),
+    element("span", { className: "result__snippet" }, snippetNodes(result.snippet)),
+    element("span", {
+      className: "result__meta",
+      text: `${ROLE_LABEL[result.role] ?? result.role} · ${when(result.created_at)}`,
+    }),
+  ]);
+  open.addEventListener("click", () => openSession(result.session_id, {
+    messageId: result.message_id,
+    title: result.session_title,
+  }));
+  return element("li", {
+    className: "result",
+    attributes: { "data-message-id": result.message_id, "data-session-id": result.session_id },
+  }, [open]);
+}
+
+// The server sends a snippet as the message's text HTML-escaped, with each match between
+// <mark> and </mark>. Those two tags become elements; everything else goes in as text, so no
+// text of a message is ever parsed as markup.
+function snippetNodes(snippet) {
+  const nodes = [];
+  let marked = false;
+  for (const part of snippet.split(/(<mark>|<\/mark>)/)) {
+    if (part === "<mark>") marked = true;
+    else if (part === "</mark>") marked = false;
+    else if (part) {
+      const text = unescapeHtml(part);
+      nodes.push(marked ? element("mark", { text }) : document.createTextNode(text));
+    }
+  }
+  return nodes;
+}
+
+const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', "#x27": "'", "#39": "'" };
+
+function unescapeHtml(text) {
+  return text.replace(/&(amp|lt|gt|quot|#x27|#39);/g, (_, name) => ENTITIES[name]);
+}
+
+function clearSearch() {
+  state.search = { q: null, cursor: null, run: state.search.run + 1 };
+  ui.searchResults.hidden = true;
+  ui.resultsList.replaceChildren();
+  ui.searchSummary.textContent = "";
+}
+
 // --- the chat on screen -------------------------------------------------------------------
 
 function showChat(sessionId, title) {
@@ -342,15 +455,21 @@ function newChat() {
   ui.input.focus();
 }
 
-async function openSession(sessionId) {
+// messageId: a message to scroll to and mark (a search result's); title: the chat's title
+// when the list has not loaded it.
+async function openSession(sessionId, { messageId = null, title = null } = {}) {
   const known = state.sessions.get(sessionId);
-  showChat(sessionId, known ? sessionTitle(known) : "Chat");
+  showChat(sessionId, known ? sessionTitle(known) : title || "Chat");
   const view = state.view;
   try {
     const page = await api("GET", query(`/sessions/${sessionId}/messages`, { limit: MESSAGES_PAGE }));
     if (view !== state.view) return;
     showMessages(page);
     say("");
+    if (messageId) {
+      await revealMessage(messageId, view);
+      return;
+    }
   } catch (error) {
     if (view !== state.view) return;
     if (error.status === 404 || error.status === 401) {
@@ -388,6 +507,34 @@ function showMessages(page, { older = false } = {}) {
   }
   state.olderCursor = page.next_cursor;
   ui.older.hidden = !page.next_cursor;
+  placeRegenerate();
+}
+
+function findMessage(messageId) {
+  return ui.messages.querySelector(`.message[data-id="${CSS.escape(messageId)}"]`);
+}
+
+// Scroll to the message and mark it, reading older pages until it shows up; an answer that a
+// regenerated one replaced is not in the history as shown, so it never does.
+async function revealMessage(messageId, view) {
+  let node = findMessage(messageId);
+  for (let read = 0; !node && state.olderCursor && read < REVEAL_PAGES; read++) {
+    await loadOlder();
+    if (view !== state.view) return;
+    node = findMessage(messageId);
+  }
+  if (!node) {
+    say("That message is not shown: a regenerated answer has replaced it.");
+    ui.input.focus();
+    return;
+  }
+  for (const found of ui.messages.querySelectorAll(".message--found")) {
+    found.classList.remove("message--found");
+  }
+  node.classList.add("message--found");
+  node.setAttribute("tabindex", "-1");
+  node.scrollIntoView({ block: "center" });
+  node.focus({ preventScroll: true });
 }
 
 function historyMessage(message, byId) {
@@ -405,6 +552,11 @@ function historyMessage(message, byId) {
       ? () => retry(node, question.content, question.client_message_id)
       : null);
   } else {
+    // The history may carry the caller's rating of the answer; without it, only the ratings
+    // set in this page view are known.
+    if (message.rating === "up" || message.rating === "down") {
+      state.ratings.set(message.id, message.rating);
+    }
     showAnswer(node, message.content, message.sources ?? []);
   }
   return node;
@@ -444,7 +596,9 @@ function showAnswer(node, text, sources) {
   }
   body.append(text.slice(last));
   node.querySelector(".sources")?.remove();
-  if (sources.length) node.append(sourcesNode(sources, prefix));
+  // Right after the text, so that the tools below keep their place (and their focus).
+  if (sources.length) body.after(sourcesNode(sources, prefix));
+  showFeedback(node);
 }
 
 // A link to the cited source; it moves focus there without touching the address (whose
@@ -493,6 +647,7 @@ function showFailure(node, message, onRetry) {
   node.removeAttribute("aria-busy");
   node.querySelector(".sources")?.remove();
   node.querySelector(".message__actions")?.remove();
+  showFeedback(node);
   const body = node.querySelector(".message__body");
   body.replaceChildren(element("span", { className: "message__error", text: `No answer: ${message}` }));
   if (onRetry) {
@@ -523,6 +678,7 @@ async function ask(text, clientId = newClientId()) {
   setText(answer, "…");
   ui.messages.append(question, answer);
   answer.scrollIntoView({ block: "end" });
+  placeRegenerate(); // the answer before is no longer the latest
   await runTurn(text, clientId, question, answer);
 }
 
@@ -537,71 +693,24 @@ function retry(answer, text, clientId) {
 async function runTurn(text, clientId, question, answer) {
   const view = state.view;
   const startedIn = state.sessionId;
-  const started = performance.now();
-  let firstText = null;
-  let streamed = "";
-  let sessionId = startedIn;
   setBusy(true);
   try {
-    let response;
-    try {
-      response = await fetch("/chat", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({
-          message: text,
-          session_id: startedIn ?? undefined,
-          client_message_id: clientId,
-          stream: true,
-        }),
-      });
-    } catch {
-      throw new ApiError(0, "network", "the service cannot be reached; check the connection");
-    }
-    if (!response.ok) throw await ApiError.of(response);
-    let done = null;
-    for await (const { event, data } of serverSentEvents(response.body)) {
-      if (event === "start") {
-        if (!state.signedIn) setSignedIn(true);
-        if (data.session_id) {
-          sessionId = data.session_id;
-          question.dataset.id = data.user_message_id;
-          answer.dataset.id = data.assistant_message_id;
-          if (view === state.view && state.sessionId === null) {
-            state.sessionId = sessionId;
-            history.replaceState(null, "", `#${sessionId}`);
-          }
+    const body = {
+      message: text,
+      session_id: startedIn ?? undefined,
+      client_message_id: clientId,
+      stream: true,
+    };
+    const { done } = await streamAnswer("/chat", body, answer, (start) => {
+      if (!state.signedIn) setSignedIn(true);
+      if (start.session_id) {
+        question.dataset.id = start.user_message_id;
+        if (view === state.view && state.sessionId === null) {
+          state.sessionId = start.session_id;
+          history.replaceState(null, "", `#${start.session_id}`);
         }
-      } else if (event === "delta") {
-        if (firstText === null) {
-          firstText = performance.now() - started;
-          streamed = "";
-        }
-        streamed += data.text;
-        const follow = atBottom();
-        setText(answer, streamed);
-        if (follow) ui.messages.scrollTop = ui.messages.scrollHeight;
-      } else if (event === "done") {
-        done = data;
-      } else if (event === "error") {
-        const error = data.error ?? {};
-        throw new ApiError(200, error.code ?? "error", error.message ?? "the answer failed", error.details);
       }
-    }
-    if (done === null) {
-      throw new ApiError(0, "cut_short", "the connection ended before the answer did");
-    }
-    const elapsed = performance.now() - started;
-    const follow = atBottom();
-    showAnswer(answer, done.answer, done.sources);
-    answer.dataset.elapsedMs = elapsed.toFixed(0);
-    if (firstText !== null) answer.dataset.firstTextMs = firstText.toFixed(0);
-    const notes = [`${(elapsed / 1000).toFixed(2)} s`];
-    if (!done.saved) notes.push("not saved: the history is unavailable right now");
-    if (done.replayed) notes.push("answered before");
-    setMeta(answer, notes.join(" · "));
-    if (follow) ui.messages.scrollTop = ui.messages.scrollHeight;
+    });
     if (done.session_id) await afterTurn(done.session_id, startedIn === null ? text : null);
   } catch (error) {
     const message = error instanceof ApiError ? error.text : String(error);
@@ -609,7 +718,62 @@ async function runTurn(text, clientId, question, answer) {
     if (error.status === 401) setSignedIn(false);
   } finally {
     setBusy(false);
+    placeRegenerate();
   }
+}
+
+// POST a turn that answers as server-sent events (POST /chat, POST /messages/{id}/regenerate)
+// and show its answer growing in the answer node, then whole, with its sources and timing.
+// onStart gets the start event's data (the turn's ids) once the answer's id is set. The done
+// event's data back; ApiError when the request or the answer failed.
+async function streamAnswer(path, body, answer, onStart = () => {}) {
+  const started = performance.now();
+  let firstText = null;
+  let streamed = "";
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", "the service cannot be reached; check the connection");
+  }
+  if (!response.ok) throw await ApiError.of(response);
+  let done = null;
+  for await (const { event, data } of serverSentEvents(response.body)) {
+    if (event === "start") {
+      if (data.assistant_message_id) answer.dataset.id = data.assistant_message_id;
+      onStart(data);
+    } else if (event === "delta") {
+      if (firstText === null) firstText = performance.now() - started;
+      streamed += data.text;
+      const follow = atBottom();
+      setText(answer, streamed);
+      if (follow) ui.messages.scrollTop = ui.messages.scrollHeight;
+    } else if (event === "done") {
+      done = data;
+    } else if (event === "error") {
+      const error = data.error ?? {};
+      throw new ApiError(200, error.code ?? "error", error.message ?? "the answer failed", error.details);
+    }
+  }
+  if (done === null) {
+    throw new ApiError(0, "cut_short", "the connection ended before the answer did");
+  }
+  const elapsed = performance.now() - started;
+  const follow = atBottom();
+  showAnswer(answer, done.answer, done.sources);
+  answer.dataset.elapsedMs = elapsed.toFixed(0);
+  if (firstText !== null) answer.dataset.firstTextMs = firstText.toFixed(0);
+  const notes = [`${(elapsed / 1000).toFixed(2)} s`];
+  if (!done.saved) notes.push("not saved: the history is unavailable right now");
+  if (done.replayed) notes.push("answered before");
+  setMeta(answer, notes.join(" · "));
+  if (follow) ui.messages.scrollTop = ui.messages.scrollHeight;
+  return { done, elapsed, firstText };
 }
 
 // The turn's chat goes to the top of the list; a chat its first question started is named
@@ -641,6 +805,143 @@ function setBusy(busy) {
   state.busy = busy;
   ui.send.disabled = busy;
   ui.composer.setAttribute("aria-busy", String(busy));
+  // aria-disabled, not disabled: a disabled button loses the keyboard focus.
+  ui.messages.querySelector(".message__regenerate")?.setAttribute("aria-disabled", String(busy));
+}
+
+// --- regenerate ---------------------------------------------------------------------------
+
+// Only the chat's latest answer can be regenerated: the button moves to it. A failed answer
+// that offers Retry (the same question asked again) gets no second way to do the same.
+function placeRegenerate() {
+  const answers = ui.messages.querySelectorAll(".message--assistant");
+  const latest = answers[answers.length - 1];
+  const status = latest?.dataset.status;
+  const eligible = Boolean(latest?.dataset.id) && (status === "complete"
+    || (status === "failed" && !latest.querySelector(".message__actions")));
+  for (const existing of ui.messages.querySelectorAll(".message__regenerate")) {
+    if (!eligible || !latest.contains(existing)) existing.remove();
+  }
+  if (!eligible || latest.querySelector(".message__regenerate")) return;
+  const again = button("Regenerate", "button button--quiet message__regenerate", {
+    "aria-disabled": String(state.busy),
+  });
+  again.addEventListener("click", () => regenerate(latest));
+  toolsOf(latest).append(again);
+}
+
+// A new answer to the question this one replied to, streamed into its place; the history then
+// shows the new one. A retry sends the same client_message_id (for the same answer), so the
+// server gives back the answer it already started rather than a third one.
+async function regenerate(answer, answerId = answer.dataset.id, clientId = newClientId()) {
+  if (state.busy || !answerId) return;
+  const view = state.view;
+  setBusy(true);
+  answer.dataset.status = "pending";
+  answer.setAttribute("aria-busy", "true");
+  answer.querySelector(".sources")?.remove();
+  answer.querySelector(".message__meta")?.remove();
+  answer.querySelector(".message__actions")?.remove();
+  showFeedback(answer);
+  setText(answer, "…");
+  say("Writing a new answer…");
+  try {
+    const body = { client_message_id: clientId, stream: true };
+    const { done } = await streamAnswer(`/messages/${answerId}/regenerate`, body, answer);
+    if (view === state.view) say("A new answer replaced the earlier one.");
+    if (done.session_id) await afterTurn(done.session_id, null);
+  } catch (error) {
+    if (error.status === 409 && view === state.view) {
+      // Already regenerated (elsewhere) or still being written: show what the history holds.
+      setBusy(false);
+      await openSession(state.sessionId);
+      say(`The answer could not be regenerated: ${error.text}`);
+      return;
+    }
+    const focused = answer.contains(document.activeElement);
+    showFailure(answer, error instanceof ApiError ? error.text : String(error),
+      () => regenerate(answer, answerId, clientId));
+    if (focused) answer.querySelector(".message__actions button")?.focus();
+    if (error.status === 401) setSignedIn(false);
+  } finally {
+    setBusy(false);
+    placeRegenerate();
+  }
+}
+
+// --- feedback -----------------------------------------------------------------------------
+
+// The row under an answer that holds its feedback buttons and Regenerate.
+function toolsOf(node) {
+  let tools = node.querySelector(".message__tools");
+  if (!tools) {
+    tools = element("div", { className: "message__tools" });
+    (node.querySelector(".sources") ?? node.querySelector(".message__body")).after(tools);
+  }
+  return tools;
+}
+
+// Thumbs up and down on a complete, stored answer, pressed as the caller rated it; none on
+// any other. The buttons stay while an answer is rewritten, so a focused one keeps its focus.
+function showFeedback(node) {
+  const id = node.dataset.id;
+  let group = node.querySelector(".feedback");
+  if (!id || node.dataset.status !== "complete") {
+    if (group) group.hidden = true;
+    return;
+  }
+  if (!group) {
+    group = element("div", {
+      className: "feedback",
+      attributes: { role: "group", "aria-label": "Rate this answer" },
+    }, [
+      rateButton(node, "up", "Good answer"),
+      rateButton(node, "down", "Bad answer"),
+    ]);
+    toolsOf(node).prepend(group);
+  }
+  group.hidden = false;
+  const rating = state.ratings.get(id) ?? null;
+  for (const rate of group.querySelectorAll(".rate")) {
+    rate.setAttribute("aria-pressed", String(rate.dataset.rating === rating));
+  }
+}
+
+function rateButton(node, rating, label) {
+  const rate = button("", `rate rate--${rating}`, {
+    "aria-label": label,
+    "aria-pressed": "false",
+    title: label,
+    "data-rating": rating,
+  });
+  rate.append(element("span", { className: "rate__icon", attributes: { "aria-hidden": "true" } }));
+  rate.addEventListener("click", () => toggleRating(node, rating));
+  return rate;
+}
+
+// Rate the answer, or take the rating back when it is the one already given.
+async function toggleRating(node, rating) {
+  const id = node.dataset.id;
+  const group = node.querySelector(".feedback");
+  if (!id || group.getAttribute("aria-busy") === "true") return;
+  group.setAttribute("aria-busy", "true");
+  try {
+    if (state.ratings.get(id) === rating) {
+      await api("DELETE", `/messages/${id}/feedback`);
+      state.ratings.delete(id);
+      say("Rating removed.");
+    } else {
+      const stored = await api("PUT", `/messages/${id}/feedback`, { json: { rating } });
+      state.ratings.set(id, stored.rating);
+      say(stored.rating === "up" ? "Rated as a good answer." : "Rated as a bad answer.");
+    }
+  } catch (error) {
+    say(`The rating could not be saved: ${error.text}`);
+    if (error.status === 401) setSignedIn(false);
+  } finally {
+    group.removeAttribute("aria-busy");
+    if (node.dataset.id === id) showFeedback(node);
+  }
 }
 
 // --- documents ----------------------------------------------------------------------------
@@ -786,6 +1087,16 @@ ui.input.addEventListener("keydown", (event) => {
 });
 ui.newChat.addEventListener("click", newChat);
 ui.moreSessions.addEventListener("click", () => loadSessions({ more: true }));
+ui.searchForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  searchMessages();
+});
+ui.moreResults.addEventListener("click", () => searchMessages({ more: true }));
+ui.clearSearch.addEventListener("click", () => {
+  clearSearch();
+  ui.searchInput.value = "";
+  ui.searchInput.focus();
+});
 ui.older.addEventListener("click", loadOlder);
 ui.uploadForm.addEventListener("submit", upload);
 ui.logout.addEventListener("click", logout);
