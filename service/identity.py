@@ -86,7 +86,7 @@ class TokenIdentity:
         self._retry_after = settings.retry_after_seconds
 
     def for_request(self, request: Request) -> TokenIdentity:
-        secure = self._always_secure or request.url.scheme == "https"
+        secure = self._always_secure or request.scope.get("scheme") == "https"
         if secure == self._secure:
             return self
         bound = copy.copy(self)

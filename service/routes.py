@@ -21,6 +21,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -133,7 +134,7 @@ class Operation:
     # With LEGACY_TOKENLESS_SESSIONS on, the session key that may stand for a missing credential.
     tokenless: KeyField | None = None
 
-    @property
+    @functools.cached_property
     def path_ids(self) -> list[str]:
         return PATH_PARAMETER.findall(self.path)
 
@@ -425,7 +426,13 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
             arguments[name] = path_session_name(request, name)
         else:
             arguments[name] = path_uuid(request, name)
-    params = dict(request.query_params)
+    # Like dict(request.query_params) (the last of repeated names wins), without its multidict.
+    query_string = request.scope["query_string"]
+    params = (
+        dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        if query_string
+        else {}
+    )
     if operation.paged:
         arguments["limit"] = page_size(params.pop("limit", None), settings)
     if operation.query is not None:

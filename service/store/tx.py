@@ -114,7 +114,9 @@ async def _acquire(pool: Pool, at: float | None) -> PoolConnectionProxy[asyncpg.
     if left <= 0:
         raise DeadlineExceeded("the request's database budget was spent before this call")
     try:
-        return await pool.acquire(timeout=left)
+        # Not acquire(timeout=): asyncpg implements it with wait_for, a task per call.
+        async with asyncio.timeout_at(at):
+            return await pool.acquire()
     except TimeoutError as error:
         raise DeadlineExceeded("no database connection within the request's budget") from error
 
