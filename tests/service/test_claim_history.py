@@ -374,3 +374,55 @@ def test_erasing_a_signed_in_user_erases_the_audit_details_of_the_history_it_cla
         uuid.UUID(anonymous_id),
     )
     assert kept == [({"erased": True},)]
+
+
+def test_sign_in_claim_export_and_erasure_leave_a_second_user_untouched(
+    client: TestClient, issuer: Issuer, database_url: str
+) -> None:
+    """Issue 16's whole story: a token from the issuer signs Erin in, /me shows her claims, her
+    anonymous history is claimed, the export returns it, DELETE /me removes all of it."""
+    anonymous = sign_up(client)
+    asked = client.post("/chat", json={"message": "where do herons nest?"}, headers=anonymous)
+    assert asked.status_code == 200, asked.text
+    bystander = sign_up(client)
+    add_document(client, bystander, "Bystander notes about otters.")
+    bystander_before = snapshot(client, bystander)
+    before = snapshot(client, anonymous)
+
+    erin = bearer(
+        issuer.token("rsa-1", subject="erin", email="erin@example.com", name="Erin Example")
+    )
+    claimed = client.get("/me", headers=erin | {"X-Anonymous-Token": anonymous_token(anonymous)})
+    assert claimed.status_code == 200, claimed.text
+    me = claimed.json()
+    assert me["anonymous"] is False
+    assert (me["email"], me["name"]) == ("erin@example.com", "Erin Example")
+    assert [(i["subject"], i["email"]) for i in me["identities"]] == [("erin", "erin@example.com")]
+    assert me["counts"] == before["me"]["counts"]
+
+    exported = client.get("/me/export", headers=erin)
+    assert exported.status_code == 200, exported.text
+    body = exported.json()
+    assert body["user"]["id"] == me["user_id"]
+    assert sorted(s["id"] for s in body["sessions"]) == sorted(s["id"] for s in before["sessions"])
+    contents = [m["content"] for s in body["sessions"] for m in s["messages"]]
+    assert "where do herons nest?" in contents
+    assert "otters" not in exported.text
+
+    erased = client.delete("/me", headers=erin)
+    assert erased.status_code in (202, 204), erased.text
+    session_ids = [uuid.UUID(s["id"]) for s in before["sessions"]]
+    for table, column in (("chat_sessions", "id"), ("chat_messages", "session_id")):
+        assert (
+            rows(database_url, f"SELECT 1 FROM {table} WHERE {column} = ANY(%s)", session_ids) == []
+        )
+    user = uuid.UUID(me["user_id"])
+    assert rows(database_url, "SELECT 1 FROM users WHERE id = %s", user) == []
+    assert rows(database_url, "SELECT 1 FROM user_identities WHERE subject = 'erin'") == []
+    # Signing in again makes a new, empty user: nothing of the old one is readable.
+    again = client.get("/me", headers=erin).json()
+    assert again["user_id"] != me["user_id"]
+    assert again["counts"] == {"sessions": 0, "messages": 0, "documents": 0}
+    assert client.get("/sessions", headers=erin).json()["sessions"] == []
+
+    assert snapshot(client, bystander) == bystander_before
