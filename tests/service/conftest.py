@@ -11,11 +11,13 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -70,6 +72,17 @@ def sign_up(client: TestClient) -> dict[str, str]:
     assert response.status_code == 200, response.text
     client.cookies.clear()  # each caller authenticates by header only
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def user_id_of(postgresql: psycopg.Connection[Any], session_id: str) -> uuid.UUID:
+    """The owner of a session, read from the database."""
+    row = postgresql.execute(
+        "SELECT user_id FROM chat_sessions WHERE id = %s", (session_id,)
+    ).fetchone()
+    postgresql.commit()
+    assert row is not None
+    user_id: uuid.UUID = row[0]
+    return user_id
 
 
 @contextmanager

@@ -18,17 +18,7 @@ from starlette.testclient import TestClient
 from service import store
 from service.app import create_app
 from service.settings import Settings
-from tests.service.conftest import app_settings, sign_up
-
-
-def user_id_of(postgresql: psycopg.Connection[Any], session_id: str) -> uuid.UUID:
-    row = postgresql.execute(
-        "SELECT user_id FROM chat_sessions WHERE id = %s", (session_id,)
-    ).fetchone()
-    postgresql.commit()
-    assert row is not None
-    user_id: uuid.UUID = row[0]
-    return user_id
+from tests.service.conftest import app_settings, sign_up, user_id_of
 
 
 def populate(
