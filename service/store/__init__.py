@@ -131,7 +131,6 @@ from .tx import Connection, Db, Pool, exec_statement, exec_tx
 from .users import (
     create_anonymous_user,
     create_user,
-    delete_user,
     ensure_anonymous_user,
     identified_user,
     user_exists,
@@ -207,7 +206,6 @@ __all__ = [
     "delete_document",
     "delete_feedback",
     "delete_session",
-    "delete_user",
     "document_statuses",
     "ensure_anonymous_user",
     "ensure_session",

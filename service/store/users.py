@@ -1,4 +1,4 @@
-"""Users: registered or anonymous (real rows either way), created and deleted with audit."""
+"""Users: registered or anonymous (real rows either way), created with audit (erasure.py deletes them)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import uuid
 
 from generated import audit, models, users
 
-from .errors import NotFound
 from .tx import Connection, Db, exec_statement, exec_tx
 
 __all__ = [
     "create_anonymous_user",
     "create_user",
-    "delete_user",
     "ensure_anonymous_user",
     "identified_user",
     "user_exists",
@@ -65,24 +63,6 @@ async def user_exists(db: Db, user_id: uuid.UUID) -> bool:
     """Whether the user exists."""
     found = await exec_statement(db, lambda conn: users.get_user(conn, user_id=user_id))
     return found is not None
-
-
-async def delete_user(db: Db, user_id: uuid.UUID, *, request_id: str | None = None) -> None:
-    """Delete a user and, by cascade, their sessions, messages, credentials and documents."""
-
-    async def work(conn: Connection) -> None:
-        if await users.delete_user(conn, user_id=user_id) == 0:
-            raise NotFound("user not found")
-        await audit.create_audit_entry(
-            conn,
-            action="user.deleted",
-            actor_user_id=user_id,
-            target_type="user",
-            target_id=str(user_id),
-            request_id=request_id,
-        )
-
-    await exec_tx(db, work)
 
 
 async def identified_user(

@@ -53,7 +53,7 @@ async def test_a_revoked_credential_and_a_deleted_user_are_delivered(
         await store.revoke_credential(pool, user.id, issued.credential.id)
         async with asyncio.timeout(WITHIN):
             assert await feed.revoked.get() == store.Revoked(credential_id=issued.credential.id)
-        await store.delete_user(pool, user.id)
+        await store.erase_user(pool, user.id, rate_limit_buckets=())
         async with asyncio.timeout(WITHIN):
             assert await feed.revoked.get() == store.Revoked(user_id=user.id)
 
@@ -69,7 +69,8 @@ async def test_a_revocation_rolled_back_is_not_delivered(
             await transaction.start()
             await store.revoke_credential(conn, user.id, issued.credential.id)
             await transaction.rollback()
-        await store.delete_user(pool, user.id)  # a later notification, to wait for
+        # A later notification, to wait for.
+        await store.erase_user(pool, user.id, rate_limit_buckets=())
         async with asyncio.timeout(WITHIN):
             assert await feed.revoked.get() == store.Revoked(user_id=user.id)
 
@@ -86,6 +87,6 @@ async def test_a_lost_connection_is_reported_and_replaced(
         await feed.listening(False)
         await feed.listening(True)
         user = await store.create_anonymous_user(pool)
-        await store.delete_user(pool, user.id)
+        await store.erase_user(pool, user.id, rate_limit_buckets=())
         async with asyncio.timeout(WITHIN):
             assert await feed.revoked.get() == store.Revoked(user_id=user.id)

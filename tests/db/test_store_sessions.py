@@ -148,13 +148,13 @@ async def test_deleting_a_user_cascades_to_everything_they_own(pool: store.Pool)
     before = await counts(pool)
     assert all(count == 2 or table == "chat_messages" for table, count in before.items())
 
-    await store.delete_user(pool, users[0].id, request_id="gdpr")
+    await store.erase_user(pool, users[0].id, rate_limit_buckets=(), request_id="gdpr")
     after = await counts(pool)
     assert after == {table: count // 2 for table, count in before.items()}
     [entry] = await audit_entries(pool, "user.deleted")
     assert (entry.target_id, entry.request_id) == (str(users[0].id), "gdpr")
     with pytest.raises(store.NotFound):
-        await store.delete_user(pool, users[0].id)
+        await store.erase_user(pool, users[0].id, rate_limit_buckets=())
 
 
 async def test_retention_dry_run_changes_nothing_and_purge_deletes_exactly_those(

@@ -300,12 +300,12 @@ def test_an_expired_credential_is_refused_by_every_process_that_cached_it(
 
 
 async def delete_user(database_url: str, session_id: str) -> None:
-    """``store.delete_user`` (what erasure calls) on the owner of the session."""
+    """``store.erase_user`` (what DELETE /me calls) on the owner of the session."""
     conn = await asyncpg.connect(database_url)
     try:
         owner = await conn.fetchval(
             "SELECT user_id FROM chat_sessions WHERE id = $1", uuid.UUID(session_id)
         )
-        await store.delete_user(conn, owner)
+        await store.erase_user(conn, owner, rate_limit_buckets=())
     finally:
         await conn.close()
