@@ -32,6 +32,7 @@ __all__ = [
     "RESTART_ASSISTANT_MESSAGE",
     "CompleteAssistantMessageParams",
     "CopyMessagesParams",
+    "ListLastMessagesRow",
     "append_chat_turn",
     "complete_assistant_message",
     "copy_messages",
@@ -388,7 +389,11 @@ WITH touched AS (
       AND chat_sessions.user_id = $2
       AND chat_sessions.last_accessed_at < now() - interval '60 seconds'
 )
-SELECT id, session_id, user_id, seq, role, status, error, content, sources, confidence, token_count, metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at FROM chat_messages
+SELECT chat_messages.id, chat_messages.session_id, chat_messages.user_id, chat_messages.seq, chat_messages.role, chat_messages.status, chat_messages.error, chat_messages.content, chat_messages.sources, chat_messages.confidence, chat_messages.token_count, chat_messages.metadata, chat_messages.client_message_id, chat_messages.reply_to_id, chat_messages.created_at, chat_messages.updated_at, chat_messages.superseded_at, message_feedback.rating
+FROM chat_messages
+LEFT JOIN message_feedback
+    ON message_feedback.user_id = chat_messages.user_id
+   AND message_feedback.message_id = chat_messages.id
 WHERE chat_messages.session_id = $1
   AND chat_messages.user_id = $2
   AND chat_messages.seq < coalesce($3::bigint, 9223372036854775807)
@@ -399,6 +404,11 @@ LIMIT $5
 """
 
 
+class ListLastMessagesRow(msgspec.Struct, frozen=True):
+    chat_message: models.ChatMessage
+    rating: models.MessageFeedbackRating | None
+
+
 async def list_last_messages(
     conn: Executor,
     *,
@@ -407,10 +417,34 @@ async def list_last_messages(
     all_answers: bool,
     limit: int,
     before_seq: int | None = None,
-) -> list[models.ChatMessage]:
-    """Lists the last messages of a session, newest first (reverse for display), and records the read at most once a minute, in one statement; pass before_seq to page back. Answers replaced by a regenerated one are left out unless all_answers."""
+) -> list[ListLastMessagesRow]:
+    """Lists the last messages of a session, newest first (reverse for display), each with the user's rating of it, and records the read at most once a minute, in one statement; pass before_seq to page back. Answers replaced by a regenerated one are left out unless all_answers."""
     rows = await conn.fetch(LIST_LAST_MESSAGES, session_id, user_id, before_seq, all_answers, limit)
-    return [models.ChatMessage(*row) for row in rows]
+    return [
+        ListLastMessagesRow(
+            models.ChatMessage(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                row[9],
+                row[10],
+                row[11],
+                row[12],
+                row[13],
+                row[14],
+                row[15],
+                row[16],
+            ),
+            row[17],
+        )
+        for row in rows
+    ]
 
 
 LIST_RECENT_MESSAGES: Final[str] = """\

@@ -210,7 +210,7 @@ ORDER BY created_at DESC
 LIMIT 1;
 
 -- name: ListLastMessages :many
--- Lists the last messages of a session, newest first (reverse for display), and records the read at most once a minute, in one statement; pass before_seq to page back. Answers replaced by a regenerated one are left out unless all_answers.
+-- Lists the last messages of a session, newest first (reverse for display), each with the user's rating of it, and records the read at most once a minute, in one statement; pass before_seq to page back. Answers replaced by a regenerated one are left out unless all_answers.
 WITH touched AS (
     UPDATE chat_sessions
     SET last_accessed_at = now()
@@ -218,7 +218,11 @@ WITH touched AS (
       AND chat_sessions.user_id = @user_id
       AND chat_sessions.last_accessed_at < now() - interval '60 seconds'
 )
-SELECT * FROM chat_messages
+SELECT sqlc.embed(chat_messages), message_feedback.rating
+FROM chat_messages
+LEFT JOIN message_feedback
+    ON message_feedback.user_id = chat_messages.user_id
+   AND message_feedback.message_id = chat_messages.id
 WHERE chat_messages.session_id = @session_id
   AND chat_messages.user_id = @user_id
   AND chat_messages.seq < coalesce(sqlc.narg(before_seq)::bigint, 9223372036854775807)

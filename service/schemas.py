@@ -301,6 +301,8 @@ class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     superseded_at: datetime.datetime | None  # when a regenerated answer replaced this one
+    # The caller's rating of this answer (PUT /messages/{id}/feedback); None when unrated.
+    rating: store.FeedbackRating | None = None
 
 
 class MessageList(msgspec.Struct, frozen=True, kw_only=True):
@@ -588,7 +590,9 @@ def session_out(session: store.ChatSession) -> SessionOut:
     )
 
 
-def message_out(message: store.ChatMessage) -> MessageOut:
+def message_out(
+    message: store.ChatMessage, rating: store.FeedbackRating | None = None
+) -> MessageOut:
     return MessageOut(
         id=message.id,
         session_id=message.session_id,
@@ -606,6 +610,7 @@ def message_out(message: store.ChatMessage) -> MessageOut:
         created_at=message.created_at,
         updated_at=message.updated_at,
         superseded_at=message.superseded_at,
+        rating=rating,
     )
 
 
@@ -613,7 +618,8 @@ def history_out(name: str, page: store.MessagePage) -> HistoryList:
     """A page of messages as GET /history/{session_id} answers it, for the name it was asked by."""
     messages = [
         HistoryMessageOut(
-            **msgspec.structs.asdict(message_out(message)), timestamp=message.created_at
+            **msgspec.structs.asdict(message_out(message, page.ratings.get(message.id))),
+            timestamp=message.created_at,
         )
         for message in page.messages
     ]

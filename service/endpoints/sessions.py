@@ -103,7 +103,7 @@ async def list_messages(
             before=query.before or None,
             all_answers=query.answers == "all",
         )
-    messages = [message_out(message) for message in page.messages]
+    messages = [message_out(message, page.ratings.get(message.id)) for message in page.messages]
     return json_response(
         MessageList(session_id=session_id, messages=messages, next_cursor=page.next_cursor)
     )

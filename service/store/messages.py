@@ -19,6 +19,8 @@ __all__ = ["MessagePage", "list_messages", "recent_messages"]
 class MessagePage(msgspec.Struct, frozen=True):
     messages: list[models.ChatMessage]  # oldest first
     next_cursor: str | None  # the page of older messages; None when this is the first
+    # The reader's rating of each answer they rated, by message id.
+    ratings: dict[uuid.UUID, models.MessageFeedbackRating] = msgspec.field(default_factory=dict)
 
 
 class _MessagePosition(msgspec.Struct, frozen=True, array_like=True):
@@ -58,8 +60,9 @@ async def list_messages(
             raise NotFound("session not found")
         page, next_cursor = rows[:limit], None
         if len(rows) > limit:
-            next_cursor = encode_cursor(_MessagePosition(page[-1].seq))
-        return MessagePage(page[::-1], next_cursor)
+            next_cursor = encode_cursor(_MessagePosition(page[-1].chat_message.seq))
+        ratings = {row.chat_message.id: row.rating for row in page if row.rating is not None}
+        return MessagePage([row.chat_message for row in reversed(page)], next_cursor, ratings)
 
     return await exec_statement(db, work)
 

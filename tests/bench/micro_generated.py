@@ -107,7 +107,10 @@ async def run(url: str, calls: int, rounds: int) -> None:
                 rows = await conn.fetch(
                     messages.LIST_LAST_MESSAGES, session_id, user_id, None, False, 10
                 )
-                return [models.ChatMessage(*row) for row in rows]
+                return [
+                    messages.ListLastMessagesRow(models.ChatMessage(*row[:-1]), row[-1])
+                    for row in rows
+                ]
 
             version = await conn.fetchval("SHOW server_version")
             print(

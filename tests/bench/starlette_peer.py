@@ -44,8 +44,12 @@ WITH touched AS (
       AND chat_sessions.last_accessed_at < now() - interval '60 seconds'
 )
 SELECT id, session_id, seq, role, status, error, content, sources, confidence, token_count,
-       metadata, client_message_id, reply_to_id, created_at, updated_at, superseded_at
+       metadata, client_message_id, reply_to_id, chat_messages.created_at,
+       chat_messages.updated_at, superseded_at, message_feedback.rating
 FROM chat_messages
+LEFT JOIN message_feedback
+    ON message_feedback.user_id = chat_messages.user_id
+   AND message_feedback.message_id = chat_messages.id
 WHERE chat_messages.session_id = $1
   AND chat_messages.user_id = $2
   AND chat_messages.superseded_at IS NULL

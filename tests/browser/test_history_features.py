@@ -172,6 +172,15 @@ def test_thumbs_up_then_down_then_removed_are_stored(browsing: Browsing) -> None
     page.screenshot(path=str(screenshot), full_page=True)
     print(f"screenshot of a rated answer: {screenshot}")
 
+    # A reload reads the rating back from the history.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    answer = page.locator(f'[data-id="{answer_id}"]')
+    good = answer.get_by_role("button", name="Good answer")
+    bad = answer.get_by_role("button", name="Bad answer")
+    expect(bad).to_have_attribute("aria-pressed", "true")
+    expect(good).to_have_attribute("aria-pressed", "false")
+
     # The pressed one again takes the rating back.
     bad.click()
     expect(bad).to_have_attribute("aria-pressed", "false")

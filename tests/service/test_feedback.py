@@ -440,3 +440,29 @@ def test_a_page_on_an_allowed_origin_may_rate_across_origins(database_url: str) 
     assert preflight.status_code == 200, preflight.text
     assert preflight.headers["access-control-allow-origin"] == origin
     assert "PUT" in preflight.headers["access-control-allow-methods"]
+
+
+def test_the_history_shows_the_callers_rating_of_each_answer(client: TestClient) -> None:
+    auth = sign_up(client)
+    first = _answer(client, auth, "what is a cursor?")
+    second = _answer(client, auth, "what is a page?", session_id=first["session_id"])
+    history = f"/sessions/{first['session_id']}/messages"
+
+    def ratings() -> dict[str, Any]:
+        """Each message's rating, as both history routes say it."""
+        said = [
+            {m["id"]: m["rating"] for m in _json(client.get(path, headers=auth), 200)["messages"]}
+            for path in (history, f"/history/{first['session_id']}")
+        ]
+        assert said[0] == said[1]
+        return said[0]
+
+    assert set(ratings().values()) == {None}
+    _json(_rate(client, auth, first["assistant_message_id"], rating="up"), 200)
+    _json(_rate(client, auth, second["assistant_message_id"], rating="down"), 200)
+    rated = ratings()
+    assert rated[first["assistant_message_id"]] == "up"
+    assert rated[second["assistant_message_id"]] == "down"
+    assert rated[first["user_message_id"]] is None
+    client.delete(f"/messages/{second['assistant_message_id']}/feedback", headers=auth)
+    assert ratings()[second["assistant_message_id"]] is None
