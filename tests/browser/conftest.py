@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Locator,
     Page,
     Route,
+    expect,
     sync_playwright,
 )
 
@@ -183,3 +187,65 @@ def browsing(browser: Browser, served: Served) -> Iterator[Browsing]:
 def output_path(name: str) -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT / name
+
+
+expect.set_options(timeout=WAIT_MS)
+
+COOKIE = "chat_token"
+
+
+# --- helpers of the tests: the page as its user sees it ------------------------------------
+
+
+def open_chat(browsing: Browsing, path: str = "/") -> Page:
+    page = browsing.page
+    page.goto(path)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def ask(browsing: Browsing, question: str) -> Locator:
+    """Type the question, press Enter, wait for the streamed answer to be done: its node.
+    The time the page measured from sending to the done event joins ``browsing.latencies``."""
+    page = browsing.page
+    answers = page.locator(".message--assistant")
+    before = answers.count()
+    page.locator("#composer-input").fill(question)
+    page.locator("#composer-input").press("Enter")
+    answer = answers.nth(before)
+    expect(answer).to_have_attribute("data-status", re.compile("complete|failed"))
+    assert answer.get_attribute("data-status") == "complete", answer.inner_text()
+    record_latency(browsing, answer)
+    return answer
+
+
+def record_latency(browsing: Browsing, answer: Locator) -> None:
+    value = answer.get_attribute("data-elapsed-ms")
+    assert value is not None
+    assert value.isdigit()
+    browsing.latencies.append(int(value))
+
+
+def report(test: str, browsing: Browsing) -> None:
+    line = f"{test}: per-turn latency in the browser (send -> done event): " + ", ".join(
+        f"turn {n} {ms} ms" for n, ms in enumerate(browsing.latencies, 1)
+    )
+    print(line)
+    with output_path("latency.txt").open("a") as log:
+        log.write(line + "\n")
+
+
+def token(browsing: Browsing) -> str:
+    cookie = browsing.cookie(COOKIE)
+    assert cookie is not None, "no credential cookie"
+    return str(cookie["value"])
+
+
+def api(browsing: Browsing, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """The API, as the page's user (their cookie's token, as a bearer token)."""
+    headers = {"Authorization": f"Bearer {token(browsing)}"}
+    return httpx.request(method, browsing.base_url + path, headers=headers, timeout=30, **kwargs)
+
+
+def sessions(page: Page) -> Locator:
+    return page.locator("#sessions .session")

@@ -9,82 +9,26 @@ Content-Security-Policy violation included).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
-from playwright.sync_api import FilePayload, Locator, Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from service.endpoints.pages import CHAT_PAGE_CSP, DOCS_CSP
 from service.routes import OPERATIONS
 from tests.browser.conftest import (
+    COOKIE,
     CORPUS_TITLE,
-    WAIT_MS,
     Browsing,
     Served,
+    api,
+    ask,
+    open_chat,
     output_path,
+    record_latency,
+    report,
+    sessions,
+    token,
 )
-
-expect.set_options(timeout=WAIT_MS)
-
-COOKIE = "chat_token"
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-def open_chat(browsing: Browsing, path: str = "/") -> Page:
-    page = browsing.page
-    page.goto(path)
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    return page
-
-
-def ask(browsing: Browsing, question: str) -> Locator:
-    """Type the question, press Enter, wait for the streamed answer to be done: its node.
-    The time the page measured from sending to the done event joins ``browsing.latencies``."""
-    page = browsing.page
-    answers = page.locator(".message--assistant")
-    before = answers.count()
-    page.locator("#composer-input").fill(question)
-    page.locator("#composer-input").press("Enter")
-    answer = answers.nth(before)
-    expect(answer).to_have_attribute("data-status", re.compile("complete|failed"))
-    assert answer.get_attribute("data-status") == "complete", answer.inner_text()
-    record_latency(browsing, answer)
-    return answer
-
-
-def record_latency(browsing: Browsing, answer: Locator) -> None:
-    value = answer.get_attribute("data-elapsed-ms")
-    assert value is not None
-    assert value.isdigit()
-    browsing.latencies.append(int(value))
-
-
-def report(test: str, browsing: Browsing) -> None:
-    line = f"{test}: per-turn latency in the browser (send -> done event): " + ", ".join(
-        f"turn {n} {ms} ms" for n, ms in enumerate(browsing.latencies, 1)
-    )
-    print(line)
-    with output_path("latency.txt").open("a") as log:
-        log.write(line + "\n")
-
-
-def token(browsing: Browsing) -> str:
-    cookie = browsing.cookie(COOKIE)
-    assert cookie is not None, "no credential cookie"
-    return str(cookie["value"])
-
-
-def api(browsing: Browsing, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """The API, as the page's user (their cookie's token, as a bearer token)."""
-    headers = {"Authorization": f"Bearer {token(browsing)}"}
-    return httpx.request(method, browsing.base_url + path, headers=headers, timeout=30, **kwargs)
-
-
-def sessions(page: Page) -> Locator:
-    return page.locator("#sessions .session")
-
 
 # --- the pages as HTTP serves them ----------------------------------------------------------
 

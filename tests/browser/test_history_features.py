@@ -14,8 +14,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import WAIT_MS, Browsing, output_path
-from tests.browser.test_chat_page import api, ask, open_chat, sessions
+from tests.browser.conftest import WAIT_MS, Browsing, api, ask, open_chat, output_path, sessions
 
 expect.set_options(timeout=WAIT_MS)
 
