@@ -111,6 +111,14 @@ class Accounts:
         jwt_tokens.KeysUnavailable when the issuer's keys cannot be had."""
         if self.tokens is None:
             raise InvalidCredential("sign-in tokens are not accepted here (no JWT_JWKS_URL)")
+        # A token seen lately was verified then, and its email and name kept: the request
+        # runs its own statement only, as with an opaque token.
+        cache = self._cache
+        if cache is not None:
+            cached = cache.get(token)
+            if cached is not None:
+                return Principal(cached.user_id, None)
+            generation = cache.generation
         try:
             verified = await self.tokens.verify(token)
         except InvalidToken as error:
@@ -123,6 +131,10 @@ class Accounts:
             name=verified.name,
             request_id=request_id,
         )
+        if cache is not None:
+            cache.put_signed_in(
+                token, user_id, expires_at=verified.expires_at, generation=generation
+            )
         return Principal(user_id, None)
 
     async def claim(

@@ -26,7 +26,7 @@ __all__ = ["CachedCredential", "CredentialCache"]
 
 class CachedCredential(msgspec.Struct, frozen=True):
     user_id: uuid.UUID
-    credential_id: uuid.UUID
+    credential_id: uuid.UUID | None  # None for a sign-in token (a JWT): it has no row
     until: float  # time.monotonic() after which the database is asked again
 
 
@@ -60,13 +60,28 @@ class CredentialCache:
     def put(self, token: str, credential: store.UserCredential, *, generation: int) -> None:
         """Remember what the database said, unless something was revoked since it was asked
         (``generation`` as read before asking) or the feed is down."""
-        if not self.active or generation != self.generation:
-            return
         left = (credential.expires_at - datetime.datetime.now(datetime.UTC)).total_seconds()
-        if left <= 0:
+        self._remember(token, credential.user_id, credential.id, left, generation)
+
+    def put_signed_in(
+        self, token: str, user_id: uuid.UUID, *, expires_at: float, generation: int
+    ) -> None:
+        """Remember the user a verified sign-in token named (``expires_at``: its exp, in Unix
+        time), as ``put`` does: dropped with the user, never kept past the token's expiry."""
+        self._remember(token, user_id, None, expires_at - time.time(), generation)
+
+    def _remember(
+        self,
+        token: str,
+        user_id: uuid.UUID,
+        credential_id: uuid.UUID | None,
+        left: float,
+        generation: int,
+    ) -> None:
+        if not self.active or generation != self.generation or left <= 0:
             return
         until = time.monotonic() + min(self._ttl, left)
-        self._entries[_key(token)] = CachedCredential(credential.user_id, credential.id, until)
+        self._entries[_key(token)] = CachedCredential(user_id, credential_id, until)
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
@@ -77,7 +92,8 @@ class CredentialCache:
         gone = [
             key
             for key, entry in self._entries.items()
-            if entry.credential_id == revoked.credential_id or entry.user_id == revoked.user_id
+            if entry.user_id == revoked.user_id
+            or (entry.credential_id is not None and entry.credential_id == revoked.credential_id)
         ]
         for key in gone:
             del self._entries[key]

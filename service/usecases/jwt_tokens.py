@@ -69,6 +69,7 @@ class VerifiedToken(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     email: str | None
     name: str | None
+    expires_at: float  # exp, Unix time
 
 
 class SigningKeys:
@@ -214,6 +215,7 @@ class JwtVerifier:
             subject=_subject(claims.get("sub")),
             email=_text(claims.get("email"), 320),
             name=_text(claims.get("name"), 255),
+            expires_at=float(claims["exp"]),
         )
 
     def _decode(self, token: str, key: jwt.PyJWK, algorithm: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
+from service import store
 from service.app import create_app
 from service.settings import SettingsError, load_settings
 from tests.service.conftest import app_settings, sign_up
@@ -348,3 +349,35 @@ def test_jwt_on_and_anonymous_on_is_the_default_with_a_jwks() -> None:
     assert settings.anonymous_access is True
     assert settings.jwt_algorithm_list() == ["RS256", "ES256", "EdDSA"]
     assert settings.jwt_leeway_seconds == 60
+
+
+def test_a_token_seen_lately_is_not_looked_up_again_until_its_user_is_gone(
+    client: TestClient, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like an opaque token, a sign-in token costs the request no statement of its own once
+    cached (issue 14: one round trip per authenticated read), and its user's erasure drops it."""
+    accounts = client.app_state["accounts"]
+    deadline = time.monotonic() + 10
+    while not accounts._cache.active:  # the revocation feed is listening
+        assert time.monotonic() < deadline, "the credential cache never became active"
+        time.sleep(0.05)
+    looked_up: list[str] = []
+    identified_user = store.identified_user
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        looked_up.append(args[2])  # the subject
+        return await identified_user(*args, **kwargs)
+
+    monkeypatch.setattr(store, "identified_user", counting)
+    headers = bearer(issuer.token("rsa-1", subject="frank"))
+    first = client.get("/me", headers=headers).json()["user_id"]
+    for _ in range(3):
+        assert client.get("/sessions", headers=headers).status_code == 200
+    assert looked_up == ["frank"]
+    assert client.get("/me", headers=bearer(issuer.token("rsa-1", subject="gina"))).is_success
+    assert looked_up == ["frank", "gina"]
+
+    assert client.delete("/me", headers=headers).status_code in (202, 204)
+    again = client.get("/me", headers=headers).json()["user_id"]
+    assert again != first  # a new user: the erased one's entry was dropped
+    assert looked_up == ["frank", "gina", "frank"]
