@@ -10,8 +10,6 @@ import uuid
 from collections.abc import Iterable
 from typing import Final, NamedTuple
 
-import msgspec
-
 from . import models
 from .db import Executor, JsonInput
 
@@ -23,13 +21,9 @@ __all__ = [
     "ENSURE_SESSION",
     "GET_KEYED_SESSION",
     "GET_SESSION",
-    "LIST_EXPIRED_SESSIONS_RETENTION",
     "LIST_SESSIONS",
-    "PURGE_EXPIRED_SESSIONS_RETENTION",
     "UPDATE_SESSION",
     "CopySessionsParams",
-    "ListExpiredSessionsRetentionRow",
-    "PurgeExpiredSessionsRetentionRow",
     "copy_sessions",
     "create_session",
     "delete_session",
@@ -37,9 +31,7 @@ __all__ = [
     "ensure_session",
     "get_keyed_session",
     "get_session",
-    "list_expired_sessions_retention",
     "list_sessions",
-    "purge_expired_sessions_retention",
     "update_session",
 ]
 
@@ -192,37 +184,6 @@ async def get_session(
     return models.ChatSession(*row)
 
 
-LIST_EXPIRED_SESSIONS_RETENTION: Final[str] = """\
--- name: ListExpiredSessionsRetention :many
-SELECT s.id, s.user_id, s.title, s.created_at, s.last_activity_at,
-       (SELECT count(*) FROM chat_messages AS m WHERE m.session_id = s.id) AS message_count
-FROM chat_sessions AS s
-WHERE s.last_activity_at < $1
-ORDER BY s.last_activity_at
-LIMIT $2
-"""
-
-
-class ListExpiredSessionsRetentionRow(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    user_id: uuid.UUID
-    title: str | None
-    created_at: datetime.datetime
-    last_activity_at: datetime.datetime
-    message_count: int
-
-
-async def list_expired_sessions_retention(
-    conn: Executor,
-    *,
-    cutoff: datetime.datetime,
-    limit: int,
-) -> list[ListExpiredSessionsRetentionRow]:
-    """Dry run of retention: sessions inactive since before the cutoff, oldest first, with their message counts."""
-    rows = await conn.fetch(LIST_EXPIRED_SESSIONS_RETENTION, cutoff, limit)
-    return [ListExpiredSessionsRetentionRow(*row) for row in rows]
-
-
 LIST_SESSIONS: Final[str] = """\
 -- name: ListSessions :many
 SELECT id, user_id, title, metadata, created_at, updated_at, last_activity_at, last_accessed_at, last_seq, client_key FROM chat_sessions
@@ -247,36 +208,6 @@ async def list_sessions(
     """Lists a user's sessions by last activity, newest first; pass the last row's (last_activity_at, id) as the cursor for the next page."""
     rows = await conn.fetch(LIST_SESSIONS, user_id, before_activity, before_id, limit)
     return [models.ChatSession(*row) for row in rows]
-
-
-PURGE_EXPIRED_SESSIONS_RETENTION: Final[str] = """\
--- name: PurgeExpiredSessionsRetention :many
-DELETE FROM chat_sessions
-WHERE id = ANY (ARRAY(
-    SELECT expired.id FROM chat_sessions AS expired
-    WHERE expired.last_activity_at < $1
-    ORDER BY expired.last_activity_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-))
-RETURNING id, user_id
-"""
-
-
-class PurgeExpiredSessionsRetentionRow(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    user_id: uuid.UUID
-
-
-async def purge_expired_sessions_retention(
-    conn: Executor,
-    *,
-    cutoff: datetime.datetime,
-    limit: int,
-) -> list[PurgeExpiredSessionsRetentionRow]:
-    """Deletes up to limit sessions inactive since before the cutoff (cascading to messages and citations); call until it returns fewer rows than limit."""
-    rows = await conn.fetch(PURGE_EXPIRED_SESSIONS_RETENTION, cutoff, limit)
-    return [PurgeExpiredSessionsRetentionRow(*row) for row in rows]
 
 
 UPDATE_SESSION: Final[str] = """\

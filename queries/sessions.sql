@@ -63,27 +63,6 @@ DELETE FROM chat_sessions
 WHERE id = @session_id
   AND user_id = @user_id;
 
--- name: ListExpiredSessionsRetention :many
--- Dry run of retention: sessions inactive since before the cutoff, oldest first, with their message counts.
-SELECT s.id, s.user_id, s.title, s.created_at, s.last_activity_at,
-       (SELECT count(*) FROM chat_messages AS m WHERE m.session_id = s.id) AS message_count
-FROM chat_sessions AS s
-WHERE s.last_activity_at < @cutoff
-ORDER BY s.last_activity_at
-LIMIT sqlc.arg('limit');
-
--- name: PurgeExpiredSessionsRetention :many
--- Deletes up to limit sessions inactive since before the cutoff (cascading to messages and citations); call until it returns fewer rows than limit.
-DELETE FROM chat_sessions
-WHERE id = ANY (ARRAY(
-    SELECT expired.id FROM chat_sessions AS expired
-    WHERE expired.last_activity_at < @cutoff
-    ORDER BY expired.last_activity_at
-    LIMIT sqlc.arg('limit')
-    FOR UPDATE SKIP LOCKED
-))
-RETURNING id, user_id;
-
 -- name: CopySessions :copyfrom
 -- Bulk-imports sessions; last_seq must be the highest seq of the messages imported with them.
 INSERT INTO chat_sessions (id, user_id, title, created_at, last_activity_at, last_seq)

@@ -87,11 +87,9 @@ from .retention import (
     count_completed_document_contents,
     count_expired_credentials,
     count_inactive_sessions,
-    list_expired_sessions,
     list_inactive_sessions,
     purge_completed_document_contents,
     purge_expired_credentials,
-    purge_expired_sessions,
     purge_inactive_sessions,
 )
 from .revocations import RevocationFeed, Revoked
@@ -233,7 +231,6 @@ __all__ = [
     "keyed_session",
     "list_completed_documents",
     "list_documents",
-    "list_expired_sessions",
     "list_inactive_sessions",
     "list_messages",
     "list_rated_answers",
@@ -243,7 +240,6 @@ __all__ = [
     "purge_completed_document_contents",
     "purge_expired_credentials",
     "purge_expired_rate_limits",
-    "purge_expired_sessions",
     "purge_inactive_sessions",
     "readable_chunk_ids",
     "recent_messages",

@@ -11,7 +11,7 @@ import uuid
 
 import msgspec
 
-from generated import audit, retention, sessions
+from generated import audit, retention
 
 from .tx import Connection, Db, exec_statement, exec_tx
 
@@ -22,11 +22,9 @@ __all__ = [
     "count_completed_document_contents",
     "count_expired_credentials",
     "count_inactive_sessions",
-    "list_expired_sessions",
     "list_inactive_sessions",
     "purge_completed_document_contents",
     "purge_expired_credentials",
-    "purge_expired_sessions",
     "purge_inactive_sessions",
 ]
 
@@ -44,49 +42,6 @@ class PurgedContents(msgspec.Struct, frozen=True):
 
 
 _START = (datetime.datetime.min.replace(tzinfo=datetime.UTC), uuid.UUID(int=0))
-
-ExpiredSession = sessions.ListExpiredSessionsRetentionRow
-PurgedSession = sessions.PurgeExpiredSessionsRetentionRow
-
-
-async def list_expired_sessions(
-    db: Db, *, cutoff: datetime.datetime, limit: int = 1000
-) -> list[ExpiredSession]:
-    """Dry run: the sessions a purge with this cutoff would delete, oldest first. Changes nothing."""
-    return await exec_statement(
-        db, lambda conn: sessions.list_expired_sessions_retention(conn, cutoff=cutoff, limit=limit)
-    )
-
-
-async def purge_expired_sessions(
-    db: Db, *, cutoff: datetime.datetime, request_id: str | None = None, batch_size: int = 500
-) -> list[PurgedSession]:
-    """Delete every session inactive since before ``cutoff`` (cascading to its messages and
-    citations) in batches, each with one audit row per purged session in the same transaction.
-    """
-
-    async def purge_batch(conn: Connection) -> list[PurgedSession]:
-        purged = await sessions.purge_expired_sessions_retention(
-            conn, cutoff=cutoff, limit=batch_size
-        )
-        for session in purged:
-            await audit.create_audit_entry(
-                conn,
-                action="retention.purged",
-                target_type="chat_session",
-                target_id=str(session.id),
-                request_id=request_id,
-                details={"user_id": str(session.user_id), "cutoff": cutoff.isoformat()},
-            )
-        return purged
-
-    purged_all: list[PurgedSession] = []
-    while True:
-        batch = await exec_tx(db, purge_batch)
-        purged_all.extend(batch)
-        if len(batch) < batch_size:
-            return purged_all
-
 
 async def count_inactive_sessions(db: Db, *, cutoff: datetime.datetime) -> PurgedSessions:
     """Dry run: the sessions (and their messages) a purge with this cutoff would delete."""

@@ -173,15 +173,19 @@ async def test_retention_dry_run_changes_nothing_and_purge_deletes_exactly_those
     cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=365)
     before = await counts(pool)
 
-    listed = await store.list_expired_sessions(pool, cutoff=cutoff)
-    assert {s.id for s in listed} == {s.id for s in stale}
-    assert all(s.message_count == 2 for s in listed)
+    first = await store.list_inactive_sessions(pool, cutoff=cutoff, limit=3)
+    rest = await store.list_inactive_sessions(pool, cutoff=cutoff, after=first[-1], limit=3)
+    listed = first + rest
+    assert sorted(s.id for s in listed) == sorted(s.id for s in stale)
+    assert all((s.user_id, s.message_count) == (user.id, 2) for s in listed)
+    counted = await store.count_inactive_sessions(pool, cutoff=cutoff)
+    assert (counted.sessions, counted.messages) == (4, 8)
     assert await counts(pool) == before
 
-    purged = await store.purge_expired_sessions(
+    purged = await store.purge_inactive_sessions(
         pool, cutoff=cutoff, request_id="nightly", batch_size=3
     )
-    assert {(s.id, s.user_id) for s in purged} == {(s.id, user.id) for s in stale}
+    assert purged == counted
     after = await counts(pool)
     assert after["chat_sessions"] == 3
     assert after["chat_messages"] == before["chat_messages"] - 8
@@ -189,9 +193,13 @@ async def test_retention_dry_run_changes_nothing_and_purge_deletes_exactly_those
     remaining = await store.list_sessions(pool, user.id, limit=10)
     assert {s.id for s in remaining.sessions} == {s.id for s in sessions[4:]}
 
+    # One audit row per batch, with its counts: 3 sessions, then 1.
     entries = await audit_entries(pool, "retention.purged")
-    assert sorted(e.target_id or "" for e in entries) == sorted(str(s.id) for s in stale)
+    recorded = [e.details for e in entries]
+    assert len(recorded) == 2
+    for n in (3, 1):
+        assert {"cutoff": cutoff.isoformat(), "sessions": n, "messages": 2 * n} in recorded
     assert {(e.actor_user_id, e.request_id, e.target_type) for e in entries} == {
-        (None, "nightly", "chat_session")
+        (None, "nightly", "chat_sessions")
     }
-    assert await store.purge_expired_sessions(pool, cutoff=cutoff) == []
+    assert await store.purge_inactive_sessions(pool, cutoff=cutoff) == store.PurgedSessions(0, 0)

@@ -56,8 +56,6 @@ ALLOWED_WITHOUT_USER_ID = {
     # The shared corpus belongs to no user.
     "list_shared_documents",
     # Retention runs across all users, by age.
-    "list_expired_sessions_retention",
-    "purge_expired_sessions_retention",
     "purge_expired_credentials_retention",
     "count_inactive_sessions_retention",
     "list_inactive_sessions_retention",
