@@ -43,6 +43,7 @@ class PurgedContents(msgspec.Struct, frozen=True):
 
 _START = (datetime.datetime.min.replace(tzinfo=datetime.UTC), uuid.UUID(int=0))
 
+
 async def count_inactive_sessions(db: Db, *, cutoff: datetime.datetime) -> PurgedSessions:
     """Dry run: the sessions (and their messages) a purge with this cutoff would delete."""
     row = await exec_statement(
