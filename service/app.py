@@ -20,6 +20,7 @@ from .connections import open_pool, open_vectors
 from .domain import Answerer
 from .endpoints import pages
 from .errors import exception_handlers
+from .gateway import Gateway
 from .identity import Identity, TokenIdentity
 from .middleware import BodyLimit, ForwardedClient, RequestContext
 from .openapi import openapi_document
@@ -257,6 +258,8 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
                 max_body_bytes=settings.max_body_bytes,
                 max_upload_bytes=settings.max_upload_bytes,
             ),
+            # Last: the API's operations answered without the router (see gateway).
+            Middleware(Gateway),
         ],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,

@@ -501,15 +501,25 @@ async def _limit(
         await limits.chat_turn(user.user_id)
 
 
-def _dispatch(by_method: dict[str, Operation]) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        operation = by_method["GET" if request.method == "HEAD" else request.method]
-        if operation.dialect == "native":
-            return await _answer(operation, request)
+def handler(operation: Operation) -> Endpoint:
+    """The operation as a request handler: its declarations applied, then its endpoint."""
+    if operation.dialect == "native":
+        return functools.partial(_answer, operation)
+
+    async def in_openai_shape(request: Request) -> Response:
         try:
             return await _answer(operation, request)
         except Exception as error:
             return openai.as_openai(await error_for(request, error))
+
+    return in_openai_shape
+
+
+def _dispatch(by_method: dict[str, Operation]) -> Endpoint:
+    handlers = {method: handler(operation) for method, operation in by_method.items()}
+
+    async def endpoint(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
 
     return endpoint
 
