@@ -178,6 +178,12 @@ async def _credential_cache(settings: Settings, stack: AsyncExitStack) -> Creden
     return cache
 
 
+def _forwarded(settings: Settings) -> list[Middleware]:
+    """The client and scheme that TRUSTED_PROXIES forward; none without them."""
+    proxies = settings.trusted_proxy_list()
+    return [Middleware(ForwardedClient, trusted_proxies=proxies)] if proxies else []
+
+
 def _cors(settings: Settings) -> list[Middleware]:
     """Cross-origin calls from ALLOWED_ORIGINS (a chat widget on another site), credentials
     included: each listed origin is answered by name, never ``*``; preflights are answered
@@ -250,7 +256,7 @@ def create_app(settings: Settings | None = None, *, answerer: Answerer | None = 
         routes=[*routes(), *pages.routes()],
         middleware=[
             # First: everything after it sees the client and scheme a trusted proxy forwarded.
-            Middleware(ForwardedClient, trusted_proxies=settings.trusted_proxy_list()),
+            *_forwarded(settings),
             Middleware(RequestContext),
             *_cors(settings),
             Middleware(

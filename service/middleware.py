@@ -24,10 +24,11 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _UNREAD_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class ForwardedClient:
+class ForwardedClient(ProxyHeadersMiddleware):
     """Behind trusted reverse proxies (TRUSTED_PROXIES), the request's client is the first
     untrusted hop of ``X-Forwarded-For`` (read from the right, so a client cannot choose it)
     and its scheme is ``X-Forwarded-Proto``; from any other peer those headers are ignored.
+    Without TRUSTED_PROXIES the app leaves this out, and believes no forwarded header.
 
     uvicorn's ProxyHeadersMiddleware does the work. uvicorn's server applies it too unless
     started with ``proxy_headers=False`` (by default it trusts 127.0.0.1): serve with that
@@ -35,15 +36,7 @@ class ForwardedClient:
     """
 
     def __init__(self, app: ASGIApp, *, trusted_proxies: list[str]) -> None:
-        self.app = app
-        self._forwarded: ASGIApp | None = None
-        if trusted_proxies:
-            self._forwarded = cast(
-                ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=trusted_proxies)
-            )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await (self.app if self._forwarded is None else self._forwarded)(scope, receive, send)
+        super().__init__(cast(Any, app), trusted_hosts=trusted_proxies)
 
 
 class RequestContext:

@@ -284,7 +284,8 @@ class MessagesQuery(Input, frozen=True):
     answers: Literal["newest", "all"] = "newest"
 
 
-class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
+# Built positionally (message_out): a third of the cost of keywords, ten times a history read.
+class MessageOut(msgspec.Struct, frozen=True):
     id: uuid.UUID
     session_id: uuid.UUID
     seq: int
@@ -593,24 +594,25 @@ def session_out(session: store.ChatSession) -> SessionOut:
 def message_out(
     message: store.ChatMessage, rating: store.FeedbackRating | None = None
 ) -> MessageOut:
+    sources, metadata = message.sources, message.metadata
     return MessageOut(
-        id=message.id,
-        session_id=message.session_id,
-        seq=message.seq,
-        role=message.role,
-        status=message.status,
-        error=message.error,
-        content=message.content,
-        sources=message.sources if isinstance(message.sources, list) else [],
-        confidence=message.confidence,
-        token_count=message.token_count,
-        metadata=_json_object(message.metadata),
-        client_message_id=message.client_message_id,
-        reply_to_id=message.reply_to_id,
-        created_at=message.created_at,
-        updated_at=message.updated_at,
-        superseded_at=message.superseded_at,
-        rating=rating,
+        message.id,
+        message.session_id,
+        message.seq,
+        message.role,
+        message.status,
+        message.error,
+        message.content,
+        sources if isinstance(sources, list) else [],
+        message.confidence,
+        message.token_count,
+        metadata if isinstance(metadata, dict) else {},
+        message.client_message_id,
+        message.reply_to_id,
+        message.created_at,
+        message.updated_at,
+        message.superseded_at,
+        rating,
     )
 
 
