@@ -16,6 +16,7 @@ as the rest of the path, which the router does).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 from starlette.requests import Request
@@ -28,13 +29,16 @@ __all__ = ["Gateway"]
 
 
 class _Path:
-    """One path of the route table, as segments: a fixed name, or None for a parameter."""
+    """One path of the route table, as segments: fixed names and parameters."""
 
     def __init__(self, path: str, handlers: dict[str, Endpoint]) -> None:
         self.path = path
-        self.parts = path.split("/")
-        self.fixed = [(n, part) for n, part in enumerate(self.parts) if not part.startswith("{")]
-        self.parameters = [(n, part[1:-1]) for n, part in enumerate(self.parts) if part[:1] == "{"]
+        parts = path.split("/")
+        fixed = [n for n, part in enumerate(parts) if part[:1] != "{"]
+        # The leading "" is always fixed, so there are at least two and itemgetter gives a tuple.
+        self.fixed_parts = operator.itemgetter(*fixed)
+        self.fixed_names = tuple(parts[n] for n in fixed)
+        self.parameters = [(n, part[1:-1]) for n, part in enumerate(parts) if part[:1] == "{"]
         self.handlers = handlers
 
 
@@ -54,7 +58,7 @@ class Gateway:
         self._by_length: dict[int, list[_Path]] = {}
         for path, handlers in by_path.items():
             entry = _Path(path, handlers)
-            self._by_length.setdefault(len(entry.parts), []).append(entry)
+            self._by_length.setdefault(path.count("/") + 1, []).append(entry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.find(scope) if scope["type"] == "http" else None
@@ -77,11 +81,11 @@ class Gateway:
         if root and path.startswith(root + "/"):  # mounted under a prefix: as the router sees it
             path = path[len(root) :]
         parts = path.split("/")
+        if parts.count("") > 1:
+            return None  # "//" or a trailing "/": no operation's path has an empty segment
         for entry in self._by_length.get(len(parts), ()):
-            if not all(parts[n] == part for n, part in entry.fixed):
+            if entry.fixed_parts(parts) != entry.fixed_names:
                 continue
-            if not all(parts[n] for n, _ in entry.parameters):
-                continue  # an empty parameter: no match, as the router's [^/]+ has it
             found = entry.handlers.get(scope["method"])
             if found is None:
                 return None  # the router answers 405 and lists the methods

@@ -21,7 +21,6 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -80,6 +79,7 @@ from .validation import (
     page_size,
     path_session_name,
     path_uuid,
+    query_params,
     reject_query,
 )
 
@@ -401,12 +401,13 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
     """The endpoint's keyword arguments, from what the operation declares."""
     arguments: dict[str, Any] = {}
     user: Principal | Unidentified | None = None
-    settings = request.state.settings
+    state = request.state
+    settings = state.settings
     # The session key that may stand for a missing credential (LEGACY_TOKENLESS_SESSIONS).
     tokenless = operation.tokenless if settings.legacy_tokenless_sessions else None
     if operation.auth != "none":
-        identity: Identity = request.state.identity
-        request.state.identity = identity = identity.for_request(request)
+        identity: Identity = state.identity
+        state.identity = identity = identity.for_request(request)
         try:
             user = await identity.authenticate(request)
         except store.UNAVAILABLE:
@@ -419,20 +420,14 @@ async def _arguments(operation: Operation, request: Request) -> dict[str, Any]:
             raise unauthorized(
                 "anonymous access is off on this server: send 'Authorization: Bearer <token>'"
             )
-        request.state.user_id = user.user_id if isinstance(user, Principal) else None
+        state.user_id = user.user_id if isinstance(user, Principal) else None
         arguments["user"] = user
     for name in operation.path_ids:
         if name in operation.keys:
             arguments[name] = path_session_name(request, name)
         else:
             arguments[name] = path_uuid(request, name)
-    # Like dict(request.query_params) (the last of repeated names wins), without its multidict.
-    query_string = request.scope["query_string"]
-    params = (
-        dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        if query_string
-        else {}
-    )
+    params = query_params(request.scope["query_string"])
     if operation.paged:
         arguments["limit"] = page_size(params.pop("limit", None), settings)
     if operation.query is not None:
@@ -528,11 +523,13 @@ async def _answer(operation: Operation, request: Request) -> Response:
     if operation.body is not None and not _multipart(request):
         # Received before the budget starts: a slow client is not the database's time.
         await request.body()
-    with store.deadline(request.state.settings.db_request_budget):
+    state = request.state
+    with store.deadline(state.settings.db_request_budget):
         response = await operation.endpoint(request, **await _arguments(operation, request))
-    if getattr(request.state, "forget_credential", False):
+    # From the state's dict: a getattr of a name never set costs an AttributeError.
+    if request.scope["state"].get("forget_credential"):
         # A sign-in token came with the anonymous cookie, which its claim left naming no one.
-        identity: Identity = request.state.identity
+        identity: Identity = state.identity
         identity.forget(response)
     return response
 

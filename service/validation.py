@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.requests import Request
@@ -26,6 +27,7 @@ __all__ = [
     "page_size",
     "path_session_name",
     "path_uuid",
+    "query_params",
     "reject_nul",
     "reject_query",
 ]
@@ -100,13 +102,31 @@ async def decode_json(request: Request, kind: type[T]) -> T:
     return value
 
 
+def query_params(query_string: bytes) -> dict[str, str]:
+    """The query string as Starlette's ``dict(request.query_params)`` has it (the last of
+    repeated names wins, blank values kept), without its multidict; without parse_qsl when
+    nothing in it is escaped."""
+    if not query_string:
+        return {}
+    text = query_string.decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    params = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            params[name] = value
+    return params
+
+
 def decode_query(params: Mapping[str, str], kind: type[T]) -> T:
     """Query parameters as ``kind`` (strings converted to the declared types)."""
     try:
-        value = msgspec.convert(dict(params), kind, strict=False)
+        value = msgspec.convert(params, kind, strict=False)
     except msgspec.ValidationError as error:
         raise _invalid("query", error) from error
-    reject_nul(value, "query")
+    if any("\x00" in name or "\x00" in text for name, text in params.items()):
+        reject_nul(value, "query")  # names the field
     return value
 
 
@@ -116,13 +136,30 @@ def reject_query(params: Mapping[str, str]) -> None:
         raise invalid("query", name, "unknown field (not part of this request)")
 
 
-@contextmanager
-def named_cursor(field: str) -> Iterator[None]:
+class _NamedCursor:
+    """``named_cursor``: a class, not a generator, as the history read opens one."""
+
+    __slots__ = ("_field",)
+
+    def __init__(self, field: str) -> None:
+        self._field = field
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(error, InvalidInput):
+            raise invalid("query", self._field, str(error)) from error
+
+
+def named_cursor(field: str) -> _NamedCursor:
     """Name the query parameter when the store rejects a cursor (the only input it checks)."""
-    try:
-        yield
-    except InvalidInput as error:
-        raise invalid("query", field, str(error)) from error
+    return _NamedCursor(field)
 
 
 def path_uuid(request: Request, name: str) -> uuid.UUID:

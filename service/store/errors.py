@@ -9,8 +9,7 @@ driver's; the driver's error stays chained as ``__cause__`` for the log).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 from typing import ClassVar
 
 import asyncpg
@@ -146,15 +145,32 @@ def _which(error: asyncpg.PostgresError) -> str:
     return ""
 
 
-@contextmanager
-def mapped_errors() -> Iterator[None]:
-    """Re-raise PostgreSQL errors the caller can act on as NotFound, Conflict or InvalidInput,
-    with a message of our own; the PostgreSQL error is kept as the cause."""
-    try:
-        yield
-    except asyncpg.PostgresError as error:
+class _MappedErrors:
+    """``mapped_errors``: a class, not a generator, as it wraps every statement (a third of
+    the cost)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if not isinstance(error, asyncpg.PostgresError):
+            return
         named = _named(error)
         if named is None:
-            raise
-        kind, meaning = named
-        raise kind(f"{meaning}{_which(error)}") from error
+            return
+        mapped, meaning = named
+        raise mapped(f"{meaning}{_which(error)}") from error
+
+
+_MAPPED_ERRORS = _MappedErrors()
+
+
+def mapped_errors() -> _MappedErrors:
+    """Re-raise PostgreSQL errors the caller can act on as NotFound, Conflict or InvalidInput,
+    with a message of our own; the PostgreSQL error is kept as the cause."""
+    return _MAPPED_ERRORS
