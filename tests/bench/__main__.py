@@ -28,6 +28,7 @@ from .stats import machine, versions
 class Profile:
     layers: datalayer.Plan
     http_seconds: float
+    http_rounds: int  # turns of the history endpoint and its hand-written peer (http_level)
     http_warmup: float
     scale_sizes: tuple[int, ...]
     scale_seconds: float
@@ -43,6 +44,7 @@ class Profile:
 FULL = Profile(
     layers=datalayer.Plan(rounds=3, seconds=3.0, warmup=0.5),
     http_seconds=10.0,
+    http_rounds=3,
     http_warmup=2.0,
     scale_sizes=(10**4, 10**5, 10**6),
     scale_seconds=4.0,
@@ -57,6 +59,7 @@ FULL = Profile(
 QUICK = Profile(
     layers=datalayer.Plan(rounds=1, seconds=0.7, warmup=0.2, counted_calls=10),
     http_seconds=2.0,
+    http_rounds=1,
     http_warmup=0.5,
     scale_sizes=(10**3, 10**4),
     scale_seconds=0.5,
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 data,
                 workers=(1, 2),
                 seconds=profile.http_seconds,
+                rounds=profile.http_rounds,
                 warmup=profile.http_warmup,
                 big_chunks=profile.retrieval_sizes[-1],
             )
