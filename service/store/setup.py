@@ -12,7 +12,7 @@ __all__ = ["DEAD_CLIENT_CHECK", "init_connection"]
 
 # How often PostgreSQL (14 and later) checks, while it runs a statement, whether the client is
 # still there. A request past its deadline closes its connection under a running statement
-# (``tx._within``); without the check the server would finish that statement for nobody,
+# (``tx._attempt``); without the check the server would finish that statement for nobody,
 # holding its locks and its connection slot meanwhile.
 DEAD_CLIENT_CHECK = "1s"
 

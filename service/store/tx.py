@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -12,7 +13,7 @@ from typing import TypeAlias, TypeVar
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from .deadlines import DeadlineExceeded, expires_at, leaves
+from .deadlines import Budget, DeadlineExceeded, current_budget, leaves
 from .errors import (
     STATEMENT_CACHE_ERRORS,
     UNAVAILABLE,
@@ -93,66 +94,58 @@ async def _retried(
 async def _attempt(
     pool: Pool, work: Callable[[Connection], Awaitable[T]], *, transaction: bool
 ) -> T:
-    at = expires_at()
-    conn = await _acquire(pool, at)
+    budget = current_budget()
     try:
-        return await _within(conn, work, at, transaction=transaction)
+        conn = await (pool.acquire() if budget is None else _acquire(pool, budget))
     except Exception as error:
+        if isinstance(error, UNAVAILABLE) or not connection_lost(error, closed=True):
+            raise
+        # A connection opened for this call was lost while being set up (the server went
+        # away under its init), in one of asyncpg's other shapes; asyncpg has closed it.
+        raise ConnectionLost(f"{type(error).__name__}: {error}") from error
+    # Closing, not cancelling, ends a statement at the deadline: a cancelled statement leaves
+    # asyncpg waiting for the server to confirm the cancel before the connection can be used
+    # or even rolled back, and a frozen server never does. The closed connection makes the
+    # awaited statement fail at once.
+    close = None
+    if budget is not None:
+        close = functools.partial(_discard, conn)
+        budget.watch(close)
+    try:
+        return await _run(conn, work, transaction=transaction)
+    except Exception as error:
+        if budget is not None and budget.expired:
+            raise DeadlineExceeded(
+                "the database did not answer within the request's budget"
+            ) from error
         if _broken(error):
             # Never back into the pool: the next request would inherit the breakage.
             _discard(conn)
         raise
     finally:
+        if budget is not None and close is not None:
+            budget.unwatch(close)
         await pool.release(conn)
 
 
-async def _acquire(pool: Pool, at: float | None) -> PoolConnectionProxy[asyncpg.Record]:
-    """A connection from the pool, by the deadline ``at`` when there is one."""
-    if at is None:
-        return await pool.acquire()
-    left = at - asyncio.get_running_loop().time()
-    if left <= 0:
+async def _acquire(pool: Pool, budget: Budget) -> PoolConnectionProxy[asyncpg.Record]:
+    """A connection from the pool, by the end of the budget (the wait is cancelled then, as
+    asyncio.timeout would, without its object and timer of its own)."""
+    if budget.at <= asyncio.get_running_loop().time():
         raise DeadlineExceeded("the request's database budget was spent before this call")
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
+    cancel = task.cancel
+    budget.watch(cancel)
     try:
-        # Not acquire(timeout=): asyncpg implements it with wait_for, a task per call.
-        async with asyncio.timeout_at(at):
-            return await pool.acquire()
-    except TimeoutError as error:
-        raise DeadlineExceeded("no database connection within the request's budget") from error
-
-
-async def _within(
-    conn: Connection,
-    work: Callable[[Connection], Awaitable[T]],
-    at: float | None,
-    *,
-    transaction: bool,
-) -> T:
-    """``_run``, cut short at the deadline ``at`` by closing the connection under it.
-
-    Closing, not cancelling: a cancelled statement leaves asyncpg waiting for the server to
-    confirm the cancel before the connection can be used or even rolled back, and a frozen
-    server never does. The closed connection makes the awaited statement fail at once.
-    """
-    if at is None:
-        return await _run(conn, work, transaction=transaction)
-    expired: list[bool] = []
-
-    def expire() -> None:
-        expired.append(True)
-        _discard(conn)
-
-    timer = asyncio.get_running_loop().call_at(at, expire)
-    try:
-        return await _run(conn, work, transaction=transaction)
-    except Exception as error:
-        if expired:
-            raise DeadlineExceeded(
-                "the database did not answer within the request's budget"
-            ) from error
+        return await pool.acquire()
+    except asyncio.CancelledError as error:
+        if budget.expired and task.uncancel() <= cancelling:
+            raise DeadlineExceeded("no database connection within the request's budget") from error
         raise
     finally:
-        timer.cancel()
+        budget.unwatch(cancel)
 
 
 async def _run(

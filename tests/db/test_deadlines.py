@@ -97,3 +97,31 @@ async def test_work_within_its_budget_is_untouched(pool: store.Pool) -> None:
         await store.start_chat_turn(pool, user.id, session.id, content="hello")
         page = await store.list_messages(pool, user.id, session.id, limit=10)
     assert [message.role for message in page.messages] == ["user", "assistant"]
+
+
+async def test_the_budgets_of_a_loop_share_one_timer_and_each_ends_on_its_own_time(
+    pool: store.Pool,
+) -> None:
+    """Concurrent requests, each with its budget: the one that ends first is cut first, a
+    later and longer one is still cut on time, and one whose work finished is never cut."""
+    cut: list[tuple[str, float]] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def sleeper(name: str, seconds: float) -> None:
+        with store.deadline(seconds), pytest.raises(store.DeadlineExceeded):
+            await store.exec_statement(pool, sleep_in_database)
+        cut.append((name, loop.time() - started))
+
+    async def quick() -> None:
+        with store.deadline(0.3):
+            assert await store.exec_statement(pool, lambda conn: conn.fetchval("SELECT 1")) == 1
+        await asyncio.sleep(0.5)  # past its budget: nothing of it is cut
+
+    async with asyncio.timeout(HANG_GUARD):
+        await asyncio.gather(sleeper("long", 0.6), quick(), sleeper("short", 0.2))
+    assert [name for name, _ in cut] == ["short", "long"]
+    (_, short), (_, long) = cut
+    assert short >= 0.2
+    assert long >= 0.6
+    assert long - short >= 0.2  # the short budget ended on its own time, not with the long one

@@ -215,3 +215,36 @@ def _lost_in_a_rollback() -> asyncpg.InterfaceError:
 )
 def test_what_counts_as_a_lost_connection(error: BaseException, closed: bool, lost: bool) -> None:
     assert connection_lost(error, closed=closed) is lost
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("budget", [None, 5.0])
+async def test_a_connection_lost_while_being_set_up_is_retried_as_a_lost_one(
+    database_url: str, budget: float | None
+) -> None:
+    """The server can go away while the pool opens a connection for a call: the init's next
+    statement then fails in one of asyncpg's other shapes (seen in
+    tests/faults/test_turns_finish.py: InternalClientError, "another operation is in
+    progress"). The call is retried on a new connection, or answered as unavailable."""
+    opened = 0
+
+    async def init(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+        nonlocal opened
+        opened += 1
+        if opened == 1:  # the first one is lost under its init
+            conn.terminate()
+        await conn.execute("SELECT 1")
+
+    pool = await asyncpg.create_pool(database_url, min_size=0, max_size=1, init=init)
+    try:
+        with store.deadline(budget):
+            assert await store.exec_statement(pool, lambda conn: conn.fetchval("SELECT 7")) == 7
+        assert opened == 2
+        opened = 0
+        await pool.expire_connections()  # the next call opens a new one
+        with store.deadline(budget), pytest.raises(store.UNAVAILABLE) as lost:
+            await store.exec_statement(pool, lambda conn: conn.fetchval("SELECT 7"), attempts=1)
+        assert isinstance(lost.value, ConnectionLost)
+        assert isinstance(lost.value.__cause__, asyncpg.InterfaceError)
+    finally:
+        await pool.close()
