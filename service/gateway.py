@@ -17,13 +17,12 @@ as the rest of the path, which the router does).
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import error_for
-from .routes import OPERATIONS, Endpoint, Operation, handler
+from .routes import OPERATIONS, Endpoint, handler
 
 __all__ = ["Gateway"]
 
@@ -46,10 +45,10 @@ class Gateway:
     """ASGI middleware in front of the router (the last of the app's middleware): answers the
     route table's operations itself, and passes every other request to the router."""
 
-    def __init__(self, app: ASGIApp, *, operations: Iterable[Operation] = OPERATIONS) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
         by_path: dict[str, dict[str, Endpoint]] = {}
-        for operation in operations:
+        for operation in OPERATIONS:
             if operation.keys:
                 continue  # matched as the rest of the path: the router's to do
             by_path.setdefault(operation.path, {})[operation.method] = handler(operation)
