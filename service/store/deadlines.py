@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 
-__all__ = ["Budget", "DeadlineExceeded", "current_budget", "deadline", "expires_at", "leaves"]
+__all__ = ["Budget", "DeadlineExceeded", "current_budget", "deadline", "leaves"]
 
 
 class DeadlineExceeded(TimeoutError):
@@ -151,12 +151,6 @@ def deadline(seconds: float | None) -> _Deadline:
 def current_budget() -> Budget | None:
     """The budget the current store call runs under; None when there is none."""
     return _budget.get()
-
-
-def expires_at() -> float | None:
-    """When the current budget ends, on the event loop's clock; None when there is none."""
-    budget = _budget.get()
-    return None if budget is None else budget.at
 
 
 def leaves(seconds: float) -> bool:

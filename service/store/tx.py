@@ -102,14 +102,13 @@ async def _attempt(
             raise
         # A connection opened for this call was lost while being set up (the server went
         # away under its init), in one of asyncpg's other shapes; asyncpg has closed it.
-        raise ConnectionLost(f"{type(error).__name__}: {error}") from error
+        raise _lost(error) from error
     # Closing, not cancelling, ends a statement at the deadline: a cancelled statement leaves
     # asyncpg waiting for the server to confirm the cancel before the connection can be used
     # or even rolled back, and a frozen server never does. The closed connection makes the
     # awaited statement fail at once.
-    close = None
+    close = functools.partial(_discard, conn)
     if budget is not None:
-        close = functools.partial(_discard, conn)
         budget.watch(close)
     try:
         return await _run(conn, work, transaction=transaction)
@@ -123,7 +122,7 @@ async def _attempt(
             _discard(conn)
         raise
     finally:
-        if budget is not None and close is not None:
+        if budget is not None:
             budget.unwatch(close)
         await pool.release(conn)
 
@@ -176,8 +175,13 @@ async def _run(
                 "set DB_STATEMENT_CACHE_SIZE=0",
                 type(error).__name__,
             )
-        # The other shapes of a loss, as one type that is retried and answered like them.
-        raise ConnectionLost(f"{type(error).__name__}: {error}") from error
+        raise _lost(error) from error
+
+
+def _lost(error: Exception) -> ConnectionLost:
+    """One of asyncpg's other shapes of a lost connection, as one type that is retried and
+    answered like those of UNAVAILABLE."""
+    return ConnectionLost(f"{type(error).__name__}: {error}")
 
 
 def _timed_out(error: BaseException) -> TimeoutError | None:

@@ -99,7 +99,7 @@ async def test_work_within_its_budget_is_untouched(pool: store.Pool) -> None:
     assert [message.role for message in page.messages] == ["user", "assistant"]
 
 
-async def test_the_budgets_of_a_loop_share_one_timer_and_each_ends_on_its_own_time(
+async def test_concurrent_budgets_each_end_on_their_own_time(
     pool: store.Pool,
 ) -> None:
     """Concurrent requests, each with its budget: the one that ends first is cut first, a

@@ -409,8 +409,8 @@ def test_every_page_of_the_export_is_read_within_a_budget_of_its_own(
     read_page = store.list_rated_answers
 
     async def measured(*args: Any, **kwargs: Any) -> store.RatedAnswerPage:
-        at = store.deadlines.expires_at()
-        left.append(None if at is None else at - asyncio.get_running_loop().time())
+        budget = store.deadlines.current_budget()
+        left.append(None if budget is None else budget.at - asyncio.get_running_loop().time())
         return await read_page(*args, **kwargs)
 
     monkeypatch.setattr(store, "list_rated_answers", measured)
